@@ -1,0 +1,101 @@
+//! wasi:http plumbing: reading a request (with the body limit enforced while reading) and
+//! writing a [`Reply`].
+
+use crate::bindings::wasi::http::types::{
+    Fields, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam,
+};
+use crate::routes::{Reply, Request};
+use pixelbus_guest::bindings::wasi::io::streams::StreamError;
+
+/// Largest slice handed to one `blocking-write-and-flush` call (the call's limit is 4096).
+const WRITE_CHUNK: usize = 4096;
+const READ_CHUNK: u64 = 64 * 1024;
+
+fn method_name(method: Method) -> String {
+    match method {
+        Method::Get => "GET".into(),
+        Method::Head => "HEAD".into(),
+        Method::Post => "POST".into(),
+        Method::Put => "PUT".into(),
+        Method::Delete => "DELETE".into(),
+        Method::Connect => "CONNECT".into(),
+        Method::Options => "OPTIONS".into(),
+        Method::Trace => "TRACE".into(),
+        Method::Patch => "PATCH".into(),
+        Method::Other(other) => other,
+    }
+}
+
+fn header(request: &IncomingRequest, name: &str) -> Option<String> {
+    let values = request.headers().get(name);
+    values.first().map(|v| String::from_utf8_lossy(v).into_owned())
+}
+
+fn too_large(max: u64) -> Reply {
+    Reply::error(413, "too_large", format!("request body is over the limit of {max} bytes"))
+}
+
+/// Reads the request. Bodies are read only for methods that carry one, and reading stops (413)
+/// as soon as `max_body` is passed; a declared content-length over it is refused unread.
+pub fn read_request(request: IncomingRequest, max_body: u64) -> Result<Request, Reply> {
+    let method = method_name(request.method());
+    let path = request.path_with_query().unwrap_or_else(|| "/".to_string());
+    let content_type = header(&request, "content-type").unwrap_or_default();
+    let if_none_match = header(&request, "if-none-match");
+    let mut body = Vec::new();
+    if matches!(method.as_str(), "POST" | "PUT" | "PATCH") {
+        if let Some(len) = header(&request, "content-length").and_then(|v| v.trim().parse::<u64>().ok()) {
+            if len > max_body {
+                return Err(too_large(max_body));
+            }
+        }
+        let incoming = request
+            .consume()
+            .map_err(|()| Reply::error(400, "bad_request", "request body unreadable"))?;
+        let stream = incoming
+            .stream()
+            .map_err(|()| Reply::error(400, "bad_request", "request body unreadable"))?;
+        loop {
+            match stream.blocking_read(READ_CHUNK) {
+                Ok(chunk) => {
+                    body.extend_from_slice(&chunk);
+                    if body.len() as u64 > max_body {
+                        return Err(too_large(max_body));
+                    }
+                }
+                Err(StreamError::Closed) => break,
+                Err(StreamError::LastOperationFailed(e)) => {
+                    return Err(Reply::error(400, "bad_request", format!("reading the body failed: {}", e.to_debug_string())));
+                }
+            }
+        }
+    }
+    Ok(Request { method, path, content_type, if_none_match, body })
+}
+
+/// Writes `reply` as the response. A failure here means the client went away: nothing to do.
+pub fn respond(out: ResponseOutparam, reply: Reply) {
+    let mut header_list: Vec<(String, Vec<u8>)> = vec![
+        ("content-type".to_string(), reply.content_type.as_bytes().to_vec()),
+        ("content-length".to_string(), reply.body.len().to_string().into_bytes()),
+    ];
+    header_list.extend(reply.headers.into_iter().map(|(n, v)| (n, v.into_bytes())));
+    let headers = Fields::from_list(&header_list).unwrap_or_else(|_| Fields::new());
+    let response = OutgoingResponse::new(headers);
+    if response.set_status_code(reply.status).is_err() {
+        let _ = response.set_status_code(500);
+    }
+    let Ok(body) = response.body() else {
+        return;
+    };
+    ResponseOutparam::set(out, Ok(response));
+    if let Ok(stream) = body.write() {
+        for chunk in reply.body.chunks(WRITE_CHUNK) {
+            if stream.blocking_write_and_flush(chunk).is_err() {
+                break;
+            }
+        }
+        drop(stream);
+    }
+    let _ = OutgoingBody::finish(body, None);
+}

@@ -1,0 +1,85 @@
+//! The pixelbus HTTP API (`wasi:http/incoming-handler`) and the `pixelbus.jobs.submit`
+//! subscriber (`wasmcloud:messaging/handler`), one component.
+//!
+//! [`routes`] and [`submit`] decide what to do from plain values and test natively; `http.rs`
+//! and the exports below are the wasi glue.
+
+pub mod gallery;
+pub mod routes;
+pub mod submit;
+pub mod upload;
+
+#[cfg(target_family = "wasm")]
+mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "pixelbus:imaging/api",
+        with: {
+            "wasi:io/error@0.2.6": pixelbus_guest::bindings::wasi::io::error,
+            "wasi:io/poll@0.2.6": pixelbus_guest::bindings::wasi::io::poll,
+            "wasi:io/streams@0.2.6": pixelbus_guest::bindings::wasi::io::streams,
+            "wasi:random/random@0.2.6": pixelbus_guest::bindings::wasi::random::random,
+            "wasi:blobstore/blobstore@0.2.0-draft": pixelbus_guest::bindings::wasi::blobstore::blobstore,
+            "wasi:blobstore/container@0.2.0-draft": pixelbus_guest::bindings::wasi::blobstore::container,
+            "wasi:blobstore/types@0.2.0-draft": pixelbus_guest::bindings::wasi::blobstore::types,
+            "wasi:keyvalue/store@0.2.0-draft": pixelbus_guest::bindings::wasi::keyvalue::store,
+            "wasmcloud:messaging/consumer@0.2.0": pixelbus_guest::bindings::wasmcloud::messaging::consumer,
+            "wasmcloud:messaging/types@0.2.0": pixelbus_guest::bindings::wasmcloud::messaging::types,
+            "wasi:config/store@0.2.0-draft": pixelbus_guest::bindings::wasi::config::store,
+            "wasi:logging/logging@0.1.0-draft": pixelbus_guest::bindings::wasi::logging::logging,
+        },
+        generate_all,
+    });
+}
+
+#[cfg(target_family = "wasm")]
+mod http;
+
+#[cfg(target_family = "wasm")]
+mod exports {
+    use pixelbus_guest::bindings::wasmcloud::messaging::types::BrokerMessage;
+    use pixelbus_guest::WasiPlatform;
+    use pixelbus_jobs::{LogLevel, Platform};
+
+    use crate::bindings::exports::wasi::http::incoming_handler::Guest as HttpGuest;
+    use crate::bindings::exports::wasmcloud::messaging::handler::Guest as MessagingGuest;
+    use crate::bindings::wasi::http::types::{IncomingRequest, ResponseOutparam};
+    use crate::routes::{max_body_bytes, route, Reply};
+    use crate::{http, submit};
+
+    struct Api;
+
+    impl HttpGuest for Api {
+        fn handle(request: IncomingRequest, out: ResponseOutparam) {
+            let platform = WasiPlatform::new("pixelbus-api");
+            let settings = match platform.settings() {
+                Ok(s) => s,
+                Err(e) => {
+                    platform.log(LogLevel::Error, &e.0);
+                    return http::respond(out, Reply::error(500, "misconfigured", e.0));
+                }
+            };
+            let reply = match http::read_request(request, max_body_bytes(&settings)) {
+                Ok(req) => route(&platform, &settings, &req),
+                Err(reply) => reply,
+            };
+            http::respond(out, reply);
+        }
+    }
+
+    impl MessagingGuest for Api {
+        fn handle_message(msg: BrokerMessage) -> Result<(), String> {
+            let platform = WasiPlatform::new("pixelbus-api");
+            let settings = platform.settings().map_err(|e| e.0)?;
+            let (reply, outcome) = submit::handle(&platform, &settings, &msg.body);
+            if let Some(reply_to) = msg.reply_to.filter(|r| !r.is_empty()) {
+                if let Err(e) = platform.publish(&reply_to, reply.to_string().as_bytes()) {
+                    platform.log(LogLevel::Warn, &format!("could not reply to {reply_to}: {e}"));
+                }
+            }
+            outcome
+        }
+    }
+
+    crate::bindings::export!(Api with_types_in crate::bindings);
+}

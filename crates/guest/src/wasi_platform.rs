@@ -1,0 +1,163 @@
+//! [`Platform`] over the imported wasi / wasmCloud interfaces.
+
+use pixelbus_jobs::{Job, JobId, LogLevel, Platform, BUCKET_JOBS};
+
+use crate::bindings::wasi::blobstore::blobstore;
+use crate::bindings::wasi::blobstore::types::{IncomingValue, OutgoingValue};
+use crate::bindings::wasi::config::store as config;
+use crate::bindings::wasi::keyvalue::store as keyvalue;
+use crate::bindings::wasi::logging::logging;
+use crate::bindings::wasmcloud::messaging::consumer;
+use crate::bindings::wasmcloud::messaging::types::BrokerMessage;
+use crate::{Settings, SettingsError};
+
+/// Largest slice handed to one `blocking-write-and-flush` (the call's limit is 4096 bytes).
+const WRITE_CHUNK: usize = 4096;
+
+/// Talks to whatever the manifest linked: the component never knows which provider it is.
+pub struct WasiPlatform {
+    /// Name passed to `wasi:keyvalue/store.open` (the provider maps it to its bucket).
+    bucket: String,
+    /// Used in log lines.
+    context: &'static str,
+}
+
+impl WasiPlatform {
+    pub fn new(context: &'static str) -> Self {
+        WasiPlatform { bucket: BUCKET_JOBS.to_string(), context }
+    }
+
+    /// Settings from wasi:config (see [`Settings`]).
+    pub fn settings(&self) -> Result<Settings, SettingsError> {
+        let pairs = config::get_all().map_err(|e| SettingsError(format!("config unavailable: {e:?}")))?;
+        Settings::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    }
+
+    fn open_bucket(&self) -> Result<keyvalue::Bucket, String> {
+        keyvalue::open(&self.bucket).map_err(|e| format!("keyvalue open {}: {}", self.bucket, kv_error(&e)))
+    }
+
+    fn container(&self, name: &str) -> Result<blobstore::Container, String> {
+        match blobstore::get_container(name) {
+            Ok(c) => Ok(c),
+            // First use: create it (another instance may race us to it; then get it again).
+            Err(_) => blobstore::create_container(name)
+                .or_else(|_| blobstore::get_container(name))
+                .map_err(|e| format!("blobstore container {name}: {e}")),
+        }
+    }
+}
+
+fn kv_error(e: &keyvalue::Error) -> String {
+    match e {
+        keyvalue::Error::NoSuchStore => "no such store".to_string(),
+        keyvalue::Error::AccessDenied => "access denied".to_string(),
+        keyvalue::Error::Other(s) => s.clone(),
+    }
+}
+
+impl Platform for WasiPlatform {
+    fn now_ms(&self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or_default()
+    }
+
+    fn random_u128(&self) -> u128 {
+        let bytes = crate::bindings::wasi::random::random::get_random_bytes(16);
+        bytes.iter().fold(0u128, |acc, b| (acc << 8) | u128::from(*b))
+    }
+
+    fn get_job(&self, id: &JobId) -> Result<Option<Job>, String> {
+        let bucket = self.open_bucket()?;
+        let Some(bytes) = bucket.get(id.as_str()).map_err(|e| format!("keyvalue get {id}: {}", kv_error(&e)))? else {
+            return Ok(None);
+        };
+        Job::from_json(&bytes).map(Some).map_err(|e| format!("job record {id} is corrupt: {e}"))
+    }
+
+    fn put_job(&self, job: &Job) -> Result<(), String> {
+        self.open_bucket()?
+            .set(job.id.as_str(), &job.to_json())
+            .map_err(|e| format!("keyvalue set {}: {}", job.id, kv_error(&e)))
+    }
+
+    fn delete_job(&self, id: &JobId) -> Result<(), String> {
+        self.open_bucket()?
+            .delete(id.as_str())
+            .map_err(|e| format!("keyvalue delete {id}: {}", kv_error(&e)))
+    }
+
+    fn list_job_ids(&self) -> Result<Vec<String>, String> {
+        let bucket = self.open_bucket()?;
+        let mut ids = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = bucket
+                .list_keys(cursor)
+                .map_err(|e| format!("keyvalue list-keys: {}", kv_error(&e)))?;
+            ids.extend(page.keys);
+            match page.cursor {
+                Some(next) if Some(next) != cursor => cursor = Some(next),
+                _ => break,
+            }
+        }
+        Ok(ids)
+    }
+
+    fn read_object(&self, container: &str, object: &str) -> Result<Option<Vec<u8>>, String> {
+        let c = self.container(container)?;
+        if !c.has_object(object).map_err(|e| format!("blobstore has-object {container}/{object}: {e}"))? {
+            return Ok(None);
+        }
+        let value = c
+            .get_data(object, 0, u64::MAX)
+            .map_err(|e| format!("blobstore get {container}/{object}: {e}"))?;
+        IncomingValue::incoming_value_consume_sync(value)
+            .map(Some)
+            .map_err(|e| format!("blobstore read {container}/{object}: {e}"))
+    }
+
+    fn write_object(&self, container: &str, object: &str, data: &[u8]) -> Result<(), String> {
+        let c = self.container(container)?;
+        let value = OutgoingValue::new_outgoing_value();
+        let body = value
+            .outgoing_value_write_body()
+            .map_err(|()| format!("blobstore {container}/{object}: no body stream"))?;
+        // Start the write first so the provider consumes the stream while we fill it.
+        c.write_data(object, &value)
+            .map_err(|e| format!("blobstore write {container}/{object}: {e}"))?;
+        for chunk in data.chunks(WRITE_CHUNK) {
+            body.blocking_write_and_flush(chunk)
+                .map_err(|e| format!("blobstore write {container}/{object}: {e:?}"))?;
+        }
+        drop(body);
+        OutgoingValue::finish(value).map_err(|e| format!("blobstore finish {container}/{object}: {e}"))
+    }
+
+    fn delete_object(&self, container: &str, object: &str) -> Result<(), String> {
+        self.container(container)?
+            .delete_object(object)
+            .map_err(|e| format!("blobstore delete {container}/{object}: {e}"))
+    }
+
+    fn publish(&self, subject: &str, body: &[u8]) -> Result<(), String> {
+        consumer::publish(&BrokerMessage {
+            subject: subject.to_string(),
+            body: body.to_vec(),
+            reply_to: None,
+        })
+        .map_err(|e| format!("publish {subject}: {e}"))
+    }
+
+    fn log(&self, level: LogLevel, message: &str) {
+        let level = match level {
+            LogLevel::Debug => logging::Level::Debug,
+            LogLevel::Info => logging::Level::Info,
+            LogLevel::Warn => logging::Level::Warn,
+            LogLevel::Error => logging::Level::Error,
+        };
+        logging::log(level, self.context, message);
+    }
+}

@@ -1,0 +1,203 @@
+//! The pipeline's two halves: accepting an image as a job (api, from HTTP or NATS) and turning
+//! a job into variants (thumbnailer). Both are written against [`Platform`].
+
+use pixelbus_imaging::{probe, render, ImagingError, Limits, VariantSpec};
+use serde_json::json;
+
+use crate::platform::{LogLevel, Platform};
+use crate::record::ObjectRef;
+use crate::{
+    original_object, variant_object, Job, JobId, WorkMessage, CONTAINER_ORIGINALS,
+    CONTAINER_VARIANTS, SUBJECT_DONE, SUBJECT_FAILED, SUBJECT_WORK,
+};
+
+/// Why an image was not accepted as a job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AcceptError {
+    /// The client's fault: the image (or a variant) is refused.
+    Rejected(ImagingError),
+    /// A backend failed; the client may retry.
+    Unavailable(String),
+}
+
+impl AcceptError {
+    pub fn http_status(&self) -> u16 {
+        match self {
+            AcceptError::Rejected(e) => e.http_status(),
+            AcceptError::Unavailable(_) => 503,
+        }
+    }
+    pub fn code(&self) -> &'static str {
+        match self {
+            AcceptError::Rejected(e) => e.code(),
+            AcceptError::Unavailable(_) => "unavailable",
+        }
+    }
+    pub fn message(&self) -> String {
+        match self {
+            AcceptError::Rejected(e) => e.to_string(),
+            AcceptError::Unavailable(e) => format!("storage or queue unavailable: {e}"),
+        }
+    }
+}
+
+/// Where the image to accept comes from.
+pub enum Original<'a> {
+    /// Bytes to store in `pixelbus-originals/<id>`.
+    Upload(&'a [u8]),
+    /// Bytes already stored at `container/object` (read for probing, not copied).
+    Stored { container: &'a str, object: &'a str, data: &'a [u8] },
+}
+
+/// Checks the image, stores it, records the job and queues it. Nothing is written before the
+/// image passes its checks, and a failure to queue marks the job failed rather than leaving it
+/// queued forever.
+pub fn accept(
+    platform: &impl Platform,
+    original: Original<'_>,
+    variants: Vec<VariantSpec>,
+    limits: &Limits,
+) -> Result<Job, AcceptError> {
+    for v in &variants {
+        v.validate().map_err(AcceptError::Rejected)?;
+    }
+    if variants.is_empty() {
+        return Err(AcceptError::Rejected(ImagingError::InvalidVariant("no variants".into())));
+    }
+    let data = match original {
+        Original::Upload(d) | Original::Stored { data: d, .. } => d,
+    };
+    let info = probe(data, limits).map_err(AcceptError::Rejected)?;
+    let now = platform.now_ms();
+    let id = JobId::new(now, platform.random_u128());
+    let location = match original {
+        Original::Upload(bytes) => {
+            let object = original_object(&id);
+            platform
+                .write_object(CONTAINER_ORIGINALS, &object, bytes)
+                .map_err(AcceptError::Unavailable)?;
+            ObjectRef { container: CONTAINER_ORIGINALS.to_string(), object }
+        }
+        Original::Stored { container, object, .. } => {
+            ObjectRef { container: container.to_string(), object: object.to_string() }
+        }
+    };
+    let mut job = Job::queued(id, &info, location, variants, now);
+    platform.put_job(&job).map_err(AcceptError::Unavailable)?;
+    let message = serde_json::to_vec(&WorkMessage { id: job.id.clone() }).unwrap_or_default();
+    if let Err(err) = platform.publish(SUBJECT_WORK, &message) {
+        job.fail(format!("could not queue the job: {err}"), platform.now_ms());
+        let _ = platform.put_job(&job);
+        return Err(AcceptError::Unavailable(err));
+    }
+    platform.log(LogLevel::Info, &format!("job {} queued ({}x{} {})", job.id, info.width, info.height, info.format.as_str()));
+    Ok(job)
+}
+
+/// What became of one work message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    Failed(String),
+    /// Already finished (a redelivery) or deleted meanwhile: nothing to do.
+    Skipped(&'static str),
+}
+
+/// Renders a queued job. `Err` means "try again later" (a backend failed); the caller leaves the
+/// message unacknowledged. A job whose image cannot be rendered fails for good (`Ok(Failed)`),
+/// as does one that has already been attempted `max_attempts` times (an earlier attempt died).
+pub fn process(
+    platform: &impl Platform,
+    message: &[u8],
+    limits: &Limits,
+    max_attempts: u32,
+) -> Result<Outcome, String> {
+    let work: WorkMessage = serde_json::from_slice(message)
+        .map_err(|e| format!("invalid work message: {e}"))?;
+    let Some(mut job) = platform.get_job(&work.id)? else {
+        return Ok(Outcome::Skipped("job no longer exists"));
+    };
+    if job.status.is_final() {
+        return Ok(Outcome::Skipped("job already finished"));
+    }
+    if job.attempts >= max_attempts {
+        let why = format!("gave up after {} attempts that did not finish", job.attempts);
+        finish_failed(platform, &mut job, &why)?;
+        return Ok(Outcome::Failed(why));
+    }
+    job.start(platform.now_ms());
+    platform.put_job(&job)?;
+
+    let source = platform
+        .read_object(&job.original.container, &job.original.object)?;
+    let Some(source) = source else {
+        let why = format!("original {}/{} not found", job.original.container, job.original.object);
+        finish_failed(platform, &mut job, &why)?;
+        return Ok(Outcome::Failed(why));
+    };
+    let rendered = match render(&source, &job.requested, limits) {
+        Ok((_, rendered)) => rendered,
+        Err(err) => {
+            let why = format!("{}: {err}", err.code());
+            finish_failed(platform, &mut job, &why)?;
+            return Ok(Outcome::Failed(why));
+        }
+    };
+    // Same key per job and variant: a retried job overwrites, never duplicates.
+    for variant in &rendered {
+        platform.write_object(CONTAINER_VARIANTS, &variant_object(&job.id, &variant.name), &variant.data)?;
+    }
+    job.finish(&rendered, platform.now_ms());
+    platform.put_job(&job)?;
+    publish_event(platform, SUBJECT_DONE, &job);
+    Ok(Outcome::Done)
+}
+
+fn finish_failed(platform: &impl Platform, job: &mut Job, why: &str) -> Result<(), String> {
+    job.fail(why, platform.now_ms());
+    platform.put_job(job)?;
+    publish_event(platform, SUBJECT_FAILED, job);
+    Ok(())
+}
+
+/// Events are notifications: the record in keyvalue is the truth, so a failed publish is logged,
+/// not retried.
+fn publish_event(platform: &impl Platform, subject: &str, job: &Job) {
+    if let Err(err) = platform.publish(subject, &job.to_json()) {
+        platform.log(LogLevel::Warn, &format!("could not publish {subject} for {}: {err}", job.id));
+    }
+}
+
+/// Removes a job: its variants, its original when we stored it, then its record.
+pub fn delete(platform: &impl Platform, job: &Job) -> Result<(), String> {
+    let names = job
+        .requested
+        .iter()
+        .map(|v| v.name.as_str())
+        .chain(job.variants.iter().map(|v| v.name.as_str()));
+    for name in names {
+        platform.delete_object(CONTAINER_VARIANTS, &variant_object(&job.id, name))?;
+    }
+    if job.original.container == CONTAINER_ORIGINALS {
+        platform.delete_object(CONTAINER_ORIGINALS, &job.original.object)?;
+    }
+    platform.delete_job(&job.id)
+}
+
+/// The body answered for an accepted job (HTTP 202 and NATS replies).
+pub fn accepted_body(job: &Job) -> serde_json::Value {
+    let variants: serde_json::Map<String, serde_json::Value> = job
+        .requested
+        .iter()
+        .map(|v| (v.name.clone(), json!(format!("/images/{}/{}", job.id, v.name))))
+        .collect();
+    json!({
+        "id": job.id,
+        "status": job.status,
+        "links": {
+            "self": format!("/images/{}", job.id),
+            "original": job.original_url(),
+            "variants": variants,
+        }
+    })
+}

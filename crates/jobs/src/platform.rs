@@ -1,0 +1,31 @@
+//! What the pipeline needs from the world, as a trait: the components implement it over
+//! wasi:keyvalue, wasi:blobstore and wasmcloud:messaging (`crates/guest`); tests implement it in
+//! memory. Errors are strings: they come from providers as strings and end up in logs.
+
+use crate::{Job, JobId};
+
+pub trait Platform {
+    fn now_ms(&self) -> u64;
+    fn random_u128(&self) -> u128;
+
+    fn get_job(&self, id: &JobId) -> Result<Option<Job>, String>;
+    fn put_job(&self, job: &Job) -> Result<(), String>;
+    fn delete_job(&self, id: &JobId) -> Result<(), String>;
+    /// Every job id in the store, in no particular order.
+    fn list_job_ids(&self) -> Result<Vec<String>, String>;
+
+    fn read_object(&self, container: &str, object: &str) -> Result<Option<Vec<u8>>, String>;
+    fn write_object(&self, container: &str, object: &str, data: &[u8]) -> Result<(), String>;
+    fn delete_object(&self, container: &str, object: &str) -> Result<(), String>;
+
+    fn publish(&self, subject: &str, body: &[u8]) -> Result<(), String>;
+    fn log(&self, level: LogLevel, message: &str);
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}

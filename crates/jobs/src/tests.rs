@@ -1,0 +1,227 @@
+//! The pipeline against an in-memory platform.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::io::Cursor;
+
+use pixelbus_imaging::{default_variants, Limits, VariantSpec};
+
+use crate::pipeline::{accept, delete, process, AcceptError, Original, Outcome};
+use crate::*;
+
+#[derive(Default)]
+struct Memory {
+    clock: Cell<u64>,
+    jobs: RefCell<BTreeMap<String, Vec<u8>>>,
+    objects: RefCell<BTreeMap<(String, String), Vec<u8>>>,
+    published: RefCell<Vec<(String, Vec<u8>)>>,
+    fail_publish: Cell<bool>,
+    fail_writes: Cell<bool>,
+}
+
+impl Platform for Memory {
+    fn now_ms(&self) -> u64 {
+        self.clock.set(self.clock.get() + 10);
+        1_700_000_000_000 + self.clock.get()
+    }
+    fn random_u128(&self) -> u128 {
+        u128::from(self.clock.get()) * 7919
+    }
+    fn get_job(&self, id: &JobId) -> Result<Option<Job>, String> {
+        self.jobs.borrow().get(id.as_str()).map(|b| Job::from_json(b).map_err(|e| e.to_string())).transpose()
+    }
+    fn put_job(&self, job: &Job) -> Result<(), String> {
+        self.jobs.borrow_mut().insert(job.id.to_string(), job.to_json());
+        Ok(())
+    }
+    fn delete_job(&self, id: &JobId) -> Result<(), String> {
+        self.jobs.borrow_mut().remove(id.as_str());
+        Ok(())
+    }
+    fn list_job_ids(&self) -> Result<Vec<String>, String> {
+        Ok(self.jobs.borrow().keys().cloned().collect())
+    }
+    fn read_object(&self, c: &str, o: &str) -> Result<Option<Vec<u8>>, String> {
+        Ok(self.objects.borrow().get(&(c.to_string(), o.to_string())).cloned())
+    }
+    fn write_object(&self, c: &str, o: &str, data: &[u8]) -> Result<(), String> {
+        if self.fail_writes.get() {
+            return Err("blobstore down".into());
+        }
+        self.objects.borrow_mut().insert((c.to_string(), o.to_string()), data.to_vec());
+        Ok(())
+    }
+    fn delete_object(&self, c: &str, o: &str) -> Result<(), String> {
+        self.objects.borrow_mut().remove(&(c.to_string(), o.to_string()));
+        Ok(())
+    }
+    fn publish(&self, subject: &str, body: &[u8]) -> Result<(), String> {
+        if self.fail_publish.get() {
+            return Err("nats down".into());
+        }
+        self.published.borrow_mut().push((subject.to_string(), body.to_vec()));
+        Ok(())
+    }
+    fn log(&self, _: LogLevel, _: &str) {}
+}
+
+impl Memory {
+    fn subjects(&self) -> Vec<String> {
+        self.published.borrow().iter().map(|(s, _)| s.clone()).collect()
+    }
+    fn work_message(&self) -> Vec<u8> {
+        self.published.borrow().iter().rev().find(|(s, _)| s == SUBJECT_WORK).map(|(_, b)| b.clone()).expect("a work message")
+    }
+}
+
+fn jpeg(width: u32, height: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(width, height, |x, y| image::Rgb([x as u8, y as u8, 128]));
+    let mut out = Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(img).write_to(&mut out, image::ImageFormat::Jpeg).expect("encodes");
+    out.into_inner()
+}
+
+#[test]
+fn accept_stores_records_and_queues() {
+    let m = Memory::default();
+    let image = jpeg(640, 480);
+    let job = accept(&m, Original::Upload(&image), default_variants(), &Limits::default()).expect("accepted");
+    assert_eq!(job.status, Status::Queued);
+    assert_eq!(m.read_object(CONTAINER_ORIGINALS, job.id.as_str()).expect("read"), Some(image));
+    assert_eq!(m.get_job(&job.id).expect("get"), Some(job.clone()));
+    let work: WorkMessage = serde_json::from_slice(&m.work_message()).expect("work message");
+    assert_eq!(work.id, job.id);
+}
+
+#[test]
+fn rejected_images_leave_nothing_behind() {
+    let m = Memory::default();
+    let err = accept(&m, Original::Upload(b"not an image"), default_variants(), &Limits::default()).expect_err("rejected");
+    assert_eq!((err.http_status(), err.code()), (415, "unsupported_media_type"));
+    let bad_variant = vec![VariantSpec::new("../x", 10)];
+    let err = accept(&m, Original::Upload(&jpeg(8, 8)), bad_variant, &Limits::default()).expect_err("rejected");
+    assert_eq!(err.code(), "invalid_variant");
+    assert!(m.objects.borrow().is_empty() && m.jobs.borrow().is_empty() && m.published.borrow().is_empty());
+}
+
+#[test]
+fn unqueueable_job_is_marked_failed_not_left_queued() {
+    let m = Memory::default();
+    m.fail_publish.set(true);
+    let err = accept(&m, Original::Upload(&jpeg(8, 8)), default_variants(), &Limits::default()).expect_err("unavailable");
+    assert!(matches!(err, AcceptError::Unavailable(_)));
+    assert_eq!(err.http_status(), 503);
+    let stored: Vec<Job> = m.jobs.borrow().values().map(|b| Job::from_json(b).expect("job")).collect();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].status, Status::Failed);
+}
+
+#[test]
+fn process_renders_every_variant_and_announces_it() {
+    let m = Memory::default();
+    let job = accept(&m, Original::Upload(&jpeg(800, 600)), default_variants(), &Limits::default()).expect("accepted");
+    let outcome = process(&m, &m.work_message(), &Limits::default(), 3).expect("processed");
+    assert_eq!(outcome, Outcome::Done);
+    let done = m.get_job(&job.id).expect("get").expect("exists");
+    assert_eq!(done.status, Status::Done);
+    assert_eq!(done.attempts, 1);
+    let sizes: Vec<_> = done.variants.iter().map(|v| (v.name.as_str(), v.width, v.height)).collect();
+    assert_eq!(sizes, vec![("thumb", 128, 96), ("small", 480, 360), ("medium", 800, 600)]);
+    for v in &done.variants {
+        let data = m.read_object(CONTAINER_VARIANTS, &variant_object(&job.id, &v.name)).expect("read").expect("stored");
+        assert_eq!(data.len() as u64, v.bytes);
+        let decoded = image::load_from_memory(&data).expect("decodes");
+        assert_eq!((decoded.width(), decoded.height()), (v.width, v.height));
+    }
+    let (subject, body) = m.published.borrow().last().cloned().expect("event");
+    assert_eq!(subject, SUBJECT_DONE);
+    assert_eq!(Job::from_json(&body).expect("event is the job json"), done);
+}
+
+#[test]
+fn redelivered_work_does_not_redo_a_finished_job() {
+    let m = Memory::default();
+    accept(&m, Original::Upload(&jpeg(64, 64)), default_variants(), &Limits::default()).expect("accepted");
+    let msg = m.work_message();
+    assert_eq!(process(&m, &msg, &Limits::default(), 3), Ok(Outcome::Done));
+    let objects_before = m.objects.borrow().clone();
+    let events_before = m.published.borrow().len();
+    assert_eq!(process(&m, &msg, &Limits::default(), 3), Ok(Outcome::Skipped("job already finished")));
+    assert_eq!(*m.objects.borrow(), objects_before);
+    assert_eq!(m.published.borrow().len(), events_before, "a second done event");
+}
+
+#[test]
+fn backend_failure_asks_for_a_retry_and_the_retry_completes() {
+    let m = Memory::default();
+    accept(&m, Original::Upload(&jpeg(64, 64)), default_variants(), &Limits::default()).expect("accepted");
+    let msg = m.work_message();
+    m.fail_writes.set(true);
+    assert!(process(&m, &msg, &Limits::default(), 3).is_err(), "a failed write must be retried");
+    m.fail_writes.set(false);
+    assert_eq!(process(&m, &msg, &Limits::default(), 3), Ok(Outcome::Done));
+    let id: WorkMessage = serde_json::from_slice(&msg).expect("msg");
+    assert_eq!(m.get_job(&id.id).expect("get").expect("job").attempts, 2);
+}
+
+#[test]
+fn unrenderable_image_fails_with_its_reason() {
+    let m = Memory::default();
+    // Probes fine (valid header), but the pixel data is cut off.
+    let mut image = jpeg(300, 200);
+    image.truncate(image.len() / 3);
+    let accepted = accept(&m, Original::Upload(&image), default_variants(), &Limits::default());
+    let job = accepted.expect("header is valid, so it is accepted");
+    let outcome = process(&m, &m.work_message(), &Limits::default(), 3).expect("processed");
+    if let Outcome::Failed(why) = outcome {
+        assert!(why.starts_with("invalid_image"), "{why}");
+        let failed = m.get_job(&job.id).expect("get").expect("job");
+        assert_eq!(failed.status, Status::Failed);
+        assert_eq!(m.subjects().last().map(String::as_str), Some(SUBJECT_FAILED));
+    } else {
+        // Some decoders fill a truncated JPEG with grey; then it must at least be done.
+        assert_eq!(outcome, Outcome::Done);
+    }
+}
+
+#[test]
+fn a_job_whose_attempts_keep_dying_ends_failed() {
+    let m = Memory::default();
+    let job = accept(&m, Original::Upload(&jpeg(64, 64)), default_variants(), &Limits::default()).expect("accepted");
+    // Three attempts started and never finished (the worker trapped or its host died).
+    let mut stuck = m.get_job(&job.id).expect("get").expect("job");
+    for t in 0..3 {
+        stuck.start(t);
+    }
+    m.put_job(&stuck).expect("put");
+    let outcome = process(&m, &m.work_message(), &Limits::default(), 3).expect("processed");
+    assert!(matches!(outcome, Outcome::Failed(ref why) if why.contains("3 attempts")), "{outcome:?}");
+    assert_eq!(m.get_job(&job.id).expect("get").expect("job").status, Status::Failed);
+}
+
+#[test]
+fn stored_sources_are_referenced_not_copied() {
+    let m = Memory::default();
+    let image = jpeg(32, 32);
+    m.write_object("uploads", "a/b.jpg", &image).expect("seed");
+    let original = Original::Stored { container: "uploads", object: "a/b.jpg", data: &image };
+    let job = accept(&m, original, default_variants(), &Limits::default()).expect("accepted");
+    assert_eq!(job.original, ObjectRef { container: "uploads".into(), object: "a/b.jpg".into() });
+    assert_eq!(m.objects.borrow().len(), 1, "the source was copied");
+    assert_eq!(process(&m, &m.work_message(), &Limits::default(), 3), Ok(Outcome::Done));
+    // Deleting the job keeps the user's own object.
+    delete(&m, &m.get_job(&job.id).expect("get").expect("job")).expect("deleted");
+    assert_eq!(m.objects.borrow().len(), 1);
+    assert!(m.jobs.borrow().is_empty());
+}
+
+#[test]
+fn delete_removes_the_record_and_every_blob() {
+    let m = Memory::default();
+    let job = accept(&m, Original::Upload(&jpeg(64, 64)), default_variants(), &Limits::default()).expect("accepted");
+    process(&m, &m.work_message(), &Limits::default(), 3).expect("processed");
+    assert_eq!(m.objects.borrow().len(), 4);
+    delete(&m, &m.get_job(&job.id).expect("get").expect("job")).expect("deleted");
+    assert!(m.objects.borrow().is_empty(), "left: {:?}", m.objects.borrow().keys().collect::<Vec<_>>());
+    assert!(m.jobs.borrow().is_empty());
+}

@@ -1,0 +1,180 @@
+//! A real local lattice for tests, brought up with the project's own `scripts/up` under its own
+//! lattice name, ports and state dir (so it runs beside a user's `scripts/up`), and stopped with
+//! `scripts/down --purge` when dropped.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+
+/// Root of the repository (this crate sits at `tests/e2e`).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A port on 127.0.0.1 that nothing listens on right now.
+pub fn free_port() -> anyhow::Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0").context("failed to bind an ephemeral port")?;
+    Ok(listener.local_addr()?.port())
+}
+
+pub struct Lattice {
+    pub name: String,
+    pub nats_port: u16,
+    pub http_port: u16,
+    pub state_dir: PathBuf,
+    stopped: bool,
+}
+
+impl Lattice {
+    /// Runs `scripts/up --no-build` (components and providers must be built: `scripts/test`
+    /// does that first) and returns once the app is Deployed and /healthz answers 200.
+    pub fn up() -> anyhow::Result<Self> {
+        let root = repo_root();
+        for artifact in ["build/api.wasm"] {
+            if !root.join(artifact).is_file() {
+                bail!("{artifact} is missing: run scripts/build (or scripts/test) first");
+            }
+        }
+        let name = format!("pbtest-{}", std::process::id());
+        let home = std::env::var("PIXELBUS_HOME").map(PathBuf::from).unwrap_or_else(|_| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/pixelbus")
+        });
+        let lattice = Lattice {
+            state_dir: home.join("state").join(&name),
+            name,
+            nats_port: free_port()?,
+            http_port: free_port()?,
+            stopped: false,
+        };
+        let status = lattice
+            .script("up")
+            .arg("--no-build")
+            .status()
+            .context("failed to run scripts/up")?;
+        if !status.success() {
+            bail!("scripts/up failed ({status}); see the output above");
+        }
+        Ok(lattice)
+    }
+
+    /// A command running one of the project's scripts against this lattice.
+    pub fn script(&self, name: &str) -> Command {
+        let mut cmd = Command::new(repo_root().join("scripts").join(name));
+        cmd.env("PIXELBUS_LATTICE", &self.name)
+            .env("PIXELBUS_NATS_PORT", self.nats_port.to_string())
+            .env("PIXELBUS_HTTP_PORT", self.http_port.to_string())
+            .env("PIXELBUS_STATE", &self.state_dir);
+        cmd
+    }
+
+    /// `wash <args>` pointed at this lattice, returning stdout.
+    pub fn wash(&self, args: &[&str]) -> anyhow::Result<String> {
+        let out = self
+            .script("wash")
+            .args(args)
+            .output()
+            .context("failed to run wash")?;
+        if !out.status.success() {
+            bail!(
+                "wash {} failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http_port)
+    }
+
+    /// PIDs of the processes `scripts/up` started (from wash's pid files).
+    pub fn pids(&self) -> Vec<u32> {
+        let Ok(entries) = std::fs::read_dir(self.state_dir.join("wash")) else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(Result::ok)
+            .filter(|e| e.path().extension().is_some_and(|x| x == "pid"))
+            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+            .filter_map(|s| s.trim().parse().ok())
+            .collect()
+    }
+
+    /// Runs `scripts/down --purge`.
+    pub fn down(&mut self) -> anyhow::Result<()> {
+        self.stopped = true;
+        let status = self
+            .script("down")
+            .arg("--purge")
+            .status()
+            .context("failed to run scripts/down")?;
+        if !status.success() {
+            bail!("scripts/down failed ({status})");
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Lattice {
+    fn drop(&mut self) {
+        if !self.stopped {
+            let _ = self.down();
+        }
+    }
+}
+
+/// True while a process with this PID exists.
+pub fn pid_alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Polls `check` every 100 ms until it returns `Ok(Some(v))` or `timeout` passes.
+pub fn wait_for<T>(
+    what: &str,
+    timeout: Duration,
+    mut check: impl FnMut() -> anyhow::Result<Option<T>>,
+) -> anyhow::Result<T> {
+    let deadline = Instant::now() + timeout;
+    let mut last_err = None;
+    loop {
+        match check() {
+            Ok(Some(v)) => return Ok(v),
+            Ok(None) => {}
+            Err(err) => last_err = Some(err),
+        }
+        if Instant::now() >= deadline {
+            match last_err {
+                Some(err) => bail!("timed out after {timeout:?} waiting for {what}: {err:#}"),
+                None => bail!("timed out after {timeout:?} waiting for {what}"),
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// An HTTP client that returns 4xx/5xx responses instead of errors.
+pub fn http() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+/// GET `url`, returning status, content-type and body.
+pub fn get(url: &str) -> anyhow::Result<(u16, String, Vec<u8>)> {
+    let mut resp = http().get(url).call().with_context(|| format!("GET {url}"))?;
+    let status = resp.status().as_u16();
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let body = resp.body_mut().read_to_vec()?;
+    Ok((status, content_type, body))
+}
