@@ -85,6 +85,7 @@ PIXELBUS_BUILD="$PIXELBUS_ROOT/build"   # build outputs the manifests reference 
 # Components and the providers packaged for them. name:crate[:binary]
 PIXELBUS_COMPONENTS=(api:pixelbus-api thumbnailer:pixelbus-thumbnailer)
 PIXELBUS_PROVIDERS=(
+    "keyvalue-nats:pixelbus-provider-keyvalue-nats:keyvalue-nats (pixelbus)"
     "http-server:pixelbus-platform-http-server:HTTP Server (wasmcloud-provider-http-server)"
     "messaging-nats:pixelbus-platform-messaging-nats:NATS Messaging (wasmcloud-provider-messaging-nats)"
     "blobstore-fs:pixelbus-platform-blobstore-fs:Blobstore FS (wasmcloud-provider-blobstore-fs)"

@@ -37,6 +37,14 @@ pub enum ConfigError {
     HalfCredentials,
 }
 
+#[derive(Debug, Error)]
+pub enum ConnectError {
+    #[error("client_seed is not a valid nkey seed: {0}")]
+    BadSeed(String),
+    #[error("failed to connect to {uri}: {source}")]
+    Nats { uri: String, source: async_nats::ConnectError },
+}
+
 /// Fails on any key outside `allowed`: a misspelt key would otherwise be silently ignored.
 pub fn reject_unknown_keys(config: &HashMap<String, String>, allowed: &[&str]) -> Result<(), ConfigError> {
     let mut unknown: Vec<&String> = config.keys().filter(|k| !allowed.contains(&k.as_str())).collect();
@@ -74,21 +82,21 @@ impl NatsSettings {
     }
 
     /// Connects, with a name that shows up in the server's connection list.
-    pub async fn connect(&self, name: &str) -> Result<async_nats::Client, async_nats::ConnectError> {
-        let mut options = async_nats::ConnectOptions::new().name(name).retry_on_initial_connect();
+    pub async fn connect(&self, name: &str) -> Result<async_nats::Client, ConnectError> {
+        let nats_err = |source| ConnectError::Nats { uri: self.cluster_uri.clone(), source };
+        let mut options = async_nats::ConnectOptions::new().name(name);
         if let Some(path) = &self.creds_file {
-            options = options.credentials_file(path).await?;
+            options = options.credentials_file(path).await.map_err(|e| nats_err(e.into()))?;
         } else if let (Some(jwt), Some(seed)) = (&self.jwt, &self.seed) {
             let key = std::sync::Arc::new(
-                async_nats::nkeys::KeyPair::from_seed(seed)
-                    .map_err(|e| async_nats::ConnectError::with_source(async_nats::ConnectErrorKind::Authentication, e))?,
+                nkeys::KeyPair::from_seed(seed).map_err(|e| ConnectError::BadSeed(e.to_string()))?,
             );
             options = options.jwt(jwt.clone(), move |nonce| {
                 let key = key.clone();
                 async move { key.sign(&nonce).map_err(async_nats::AuthError::new) }
             });
         }
-        options.connect(&self.cluster_uri).await
+        options.connect(&self.cluster_uri).await.map_err(nats_err)
     }
 
     /// A JetStream context in the configured domain.

@@ -33,7 +33,7 @@ impl Lattice {
     /// does that first) and returns once the app is Deployed and /healthz answers 200.
     pub fn up() -> anyhow::Result<Self> {
         let root = repo_root();
-        for artifact in ["build/api.wasm"] {
+        for artifact in ["build/api.wasm", "build/thumbnailer.wasm", "build/providers/keyvalue-nats.par.gz"] {
             if !root.join(artifact).is_file() {
                 bail!("{artifact} is missing: run scripts/build (or scripts/test) first");
             }
@@ -163,6 +163,40 @@ pub fn http() -> ureq::Agent {
         .timeout_global(Some(Duration::from_secs(30)))
         .build()
         .into()
+}
+
+/// POST `body` to `url` with a content-type, returning status and parsed JSON body.
+pub fn post(url: &str, content_type: &str, body: &[u8]) -> anyhow::Result<(u16, serde_json::Value)> {
+    let mut resp = http()
+        .post(url)
+        .header("content-type", content_type)
+        .send(body)
+        .with_context(|| format!("POST {url}"))?;
+    let status = resp.status().as_u16();
+    let bytes = resp.body_mut().read_to_vec()?;
+    let json = serde_json::from_slice(&bytes)
+        .with_context(|| format!("POST {url} -> {status}: body is not JSON: {}", String::from_utf8_lossy(&bytes)))?;
+    Ok((status, json))
+}
+
+/// DELETE `url`, returning status and parsed JSON body.
+pub fn delete(url: &str) -> anyhow::Result<(u16, serde_json::Value)> {
+    let mut resp = http().delete(url).call().with_context(|| format!("DELETE {url}"))?;
+    let status = resp.status().as_u16();
+    let json = serde_json::from_slice(&resp.body_mut().read_to_vec()?)?;
+    Ok((status, json))
+}
+
+/// A photo-like test image (smooth gradients and edges), encoded as JPEG.
+pub fn test_jpeg(width: u32, height: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(width, height, |x, y| {
+        let edge = if (x / 37 + y / 23) % 2 == 0 { 40 } else { 0 };
+        image::Rgb([(x * 255 / width) as u8, (y * 255 / height) as u8, (128 + edge) as u8])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    // An in-memory encode of a valid buffer cannot fail.
+    let _ = image::DynamicImage::ImageRgb8(img).write_to(&mut out, image::ImageFormat::Jpeg);
+    out.into_inner()
 }
 
 /// GET `url`, returning status, content-type and body.

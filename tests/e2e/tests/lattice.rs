@@ -11,6 +11,8 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use pixelbus_e2e::{get, pid_alive, wait_for, Lattice};
 use serde_json::Value;
 
+mod pipeline;
+
 type Shared = Arc<Mutex<Option<Lattice>>>;
 
 fn case(
@@ -45,6 +47,13 @@ fn main() {
         case("platform::healthz_answers_200_json", &lattice, healthz_answers_200_json),
         case("platform::unknown_route_is_404_json", &lattice, unknown_route_is_404_json),
         case("platform::up_is_idempotent", &lattice, up_is_idempotent),
+        case("pipeline::upload_renders_every_variant", &lattice, pipeline::upload_renders_every_variant),
+        case("pipeline::multipart_upload_is_accepted", &lattice, pipeline::multipart_upload_is_accepted),
+        case("pipeline::bad_uploads_get_4xx_json", &lattice, pipeline::bad_uploads_get_4xx_json),
+        case("pipeline::unknown_ids_and_methods", &lattice, pipeline::unknown_ids_and_methods),
+        case("pipeline::nats_submit_alone_finishes_a_job", &lattice, pipeline::nats_submit_alone_finishes_a_job),
+        case("pipeline::listing_is_newest_first", &lattice, pipeline::listing_is_newest_first),
+        case("pipeline::delete_removes_job_and_blobs", &lattice, pipeline::delete_removes_job_and_blobs),
         {
             let lattice = Arc::clone(&lattice);
             Trial::test("platform::down_leaves_no_process", move || {
