@@ -84,7 +84,8 @@ pub fn route(platform: &impl Platform, settings: &Settings, req: &Request) -> Re
         }),
         (["images", _], _) => Reply::method_not_allowed(method, path, "GET, DELETE"),
         (["images", id, "original"], "GET") => with_job(platform, id, |job| {
-            blob(platform, req, &job.original.container, &job.original.object, &job.content_type, &format!("{}-original", job.id))
+            let mime = static_mime(&job.content_type);
+            blob(platform, req, &job.original.container, &job.original.object, mime, &format!("{}-original", job.id))
         }),
         (["images", id, variant], "GET") => with_job(platform, id, |job| {
             let Some(v) = job.variants.iter().find(|v| v.name == *variant) else {
@@ -94,15 +95,22 @@ pub fn route(platform: &impl Platform, settings: &Settings, req: &Request) -> Re
                     Reply::error(404, "not_ready", format!("variant {variant:?} of job {} is not rendered yet (status {:?})", job.id, job.status))
                 };
             };
-            let mime = match v.format.as_str() {
-                "png" => "image/png",
-                "webp" => "image/webp",
-                _ => "image/jpeg",
-            };
+            let mime = static_mime(&format!("image/{}", v.format));
             blob(platform, req, CONTAINER_VARIANTS, &pixelbus_jobs::variant_object(&job.id, &v.name), mime, &format!("{}-{}", job.id, v.name))
         }),
         (["images", _, _], _) => Reply::method_not_allowed(method, path, "GET"),
         _ => Reply::error(404, "not_found", format!("no route for {method} {path}")),
+    }
+}
+
+/// The MIME types pixelbus stores, as static strings.
+fn static_mime(mime: &str) -> &'static str {
+    match mime {
+        "image/jpeg" => "image/jpeg",
+        "image/png" => "image/png",
+        "image/gif" => "image/gif",
+        "image/webp" => "image/webp",
+        _ => "application/octet-stream",
     }
 }
 

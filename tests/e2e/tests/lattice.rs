@@ -81,11 +81,7 @@ fn app_is_deployed(lattice: &Lattice) -> anyhow::Result<()> {
         .iter()
         .find(|a| a["name"] == "pixelbus")
         .with_context(|| format!("pixelbus not in wash app list: {out}"))?;
-    let status = app["detailed_status"]["info"]["type"]
-        .as_str()
-        .or_else(|| app["status"].as_str())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
+    let status = app["status"].as_str().unwrap_or_default().to_ascii_lowercase();
     ensure!(status == "deployed", "pixelbus status is {status:?}: {app}");
     Ok(())
 }
