@@ -91,7 +91,7 @@ mod tests {
     #[test]
     fn defaults() {
         let c = KvConfig::from_link(&map(&[]), &map(&[])).expect("defaults");
-        assert_eq!((c.history, c.ttl, c.storage, c.bucket), (1, None, StorageKind::File, None));
+        assert_eq!((c.history, c.ttl, c.storage, c.bucket.clone()), (1, None, StorageKind::File, None));
         assert_eq!(c.bucket_for("pixelbus-jobs").as_deref(), Some("pixelbus-jobs"));
         assert_eq!(c.bucket_for("../x"), None);
     }

@@ -23,6 +23,7 @@ pub(crate) mod bindings {
     wit_bindgen_wrpc::generate!({
         world: "provider",
         generate_all,
+        additional_derives: [PartialEq],
     });
 }
 

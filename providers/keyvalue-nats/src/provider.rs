@@ -17,7 +17,7 @@ use crate::config::{KvConfig, StorageKind};
 /// Page size of `list-keys`.
 const LIST_PAGE: usize = 1000;
 /// Compare-and-swap attempts of `increment` before it gives up.
-const INCREMENT_TRIES: usize = 20;
+const INCREMENT_TRIES: u32 = 50;
 
 struct Link {
     config: KvConfig,
@@ -205,7 +205,14 @@ impl atomics::Handler<Option<Context>> for KvNatsProvider {
             Ok(s) => s,
             Err(e) => return Ok(Err(e)),
         };
-        for _ in 0..INCREMENT_TRIES {
+        for attempt in 0..INCREMENT_TRIES {
+            if attempt > 0 {
+                // Contenders that lost a race back off by different amounts, or they keep
+                // colliding in lockstep.
+                let jitter = u64::from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0) % 4000);
+                let backoff = u64::from(attempt.min(10)) * 500 + jitter;
+                tokio::time::sleep(std::time::Duration::from_micros(backoff)).await;
+            }
             let entry = match s.entry(key.clone()).await {
                 Ok(e) => e.filter(|e| e.operation == Operation::Put),
                 Err(e) => return Ok(Err(other(e))),
