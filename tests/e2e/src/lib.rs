@@ -100,7 +100,7 @@ impl Lattice {
             .filter_map(Result::ok)
             .filter(|e| e.path().extension().is_some_and(|x| x == "pid"))
             .filter_map(|e| std::fs::read_to_string(e.path()).ok())
-            .filter_map(|s| s.trim().parse().ok())
+            .filter_map(|s| parse_pid_file(&s))
             .collect()
     }
 
@@ -125,6 +125,14 @@ impl Drop for Lattice {
             let _ = self.down();
         }
     }
+}
+
+/// A pid file's PID: a bare number (nats.pid, wadm.pid) or wash's JSON `{"pid": N, ...}`
+/// (wasmcloud.pid).
+pub fn parse_pid_file(text: &str) -> Option<u32> {
+    text.trim().parse().ok().or_else(|| {
+        serde_json::from_str::<serde_json::Value>(text).ok()?["pid"].as_u64().and_then(|p| u32::try_from(p).ok())
+    })
 }
 
 /// True while a process with this PID exists.
@@ -185,6 +193,42 @@ pub fn delete(url: &str) -> anyhow::Result<(u16, serde_json::Value)> {
     let status = resp.status().as_u16();
     let json = serde_json::from_slice(&resp.body_mut().read_to_vec()?)?;
     Ok((status, json))
+}
+
+/// Sends only the head of a POST declaring a `content_length` body, then reads the reply: a
+/// server that refuses from the declared size answers without the body ever being sent.
+pub fn post_head_only(port: u16, path: &str, content_length: u64) -> anyhow::Result<(u16, serde_json::Value)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/jpeg\r\nContent-Length: {content_length}\r\n\r\n"
+    )?;
+    let mut reply = Vec::new();
+    let mut buf = [0u8; 4096];
+    // Read until the head and the announced body are in (the connection may stay open).
+    loop {
+        let n = stream.read(&mut buf).context("no reply before the body was sent")?;
+        if n == 0 {
+            break;
+        }
+        reply.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&reply);
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let len = head
+                .lines()
+                .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0)))
+                .unwrap_or(0);
+            if body.len() >= len {
+                break;
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(&reply).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").context("no HTTP head in the reply")?;
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).context("no status")?;
+    Ok((status, serde_json::from_str(body).with_context(|| format!("body is not JSON: {body}"))?))
 }
 
 /// A photo-like test image (smooth gradients and edges), encoded as JPEG.
