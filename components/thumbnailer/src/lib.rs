@@ -6,25 +6,7 @@
 
 #[cfg(target_family = "wasm")]
 mod bindings {
-    wit_bindgen::generate!({
-        path: "../../wit",
-        world: "pixelbus:imaging/thumbnailer",
-        with: {
-            "wasi:io/error@0.2.6": pixelbus_guest::bindings::wasi::io::error,
-            "wasi:io/poll@0.2.6": pixelbus_guest::bindings::wasi::io::poll,
-            "wasi:io/streams@0.2.6": pixelbus_guest::bindings::wasi::io::streams,
-            "wasi:random/random@0.2.6": pixelbus_guest::bindings::wasi::random::random,
-            "wasi:blobstore/blobstore@0.2.0-draft": pixelbus_guest::bindings::wasi::blobstore::blobstore,
-            "wasi:blobstore/container@0.2.0-draft": pixelbus_guest::bindings::wasi::blobstore::container,
-            "wasi:blobstore/types@0.2.0-draft": pixelbus_guest::bindings::wasi::blobstore::types,
-            "wasi:keyvalue/store@0.2.0-draft": pixelbus_guest::bindings::wasi::keyvalue::store,
-            "wasmcloud:messaging/consumer@0.2.0": pixelbus_guest::bindings::wasmcloud::messaging::consumer,
-            "wasmcloud:messaging/types@0.2.0": pixelbus_guest::bindings::wasmcloud::messaging::types,
-            "wasi:config/store@0.2.0-draft": pixelbus_guest::bindings::wasi::config::store,
-            "wasi:logging/logging@0.1.0-draft": pixelbus_guest::bindings::wasi::logging::logging,
-        },
-        generate_all,
-    });
+    pixelbus_guest::component_bindings!("pixelbus:imaging/thumbnailer");
 }
 
 #[cfg(target_family = "wasm")]
