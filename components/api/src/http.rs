@@ -26,9 +26,8 @@ fn method_name(method: Method) -> String {
     }
 }
 
-fn header(request: &IncomingRequest, name: &str) -> Option<String> {
-    let values = request.headers().get(name);
-    values.first().map(|v| String::from_utf8_lossy(v).into_owned())
+fn header(headers: &Fields, name: &str) -> Option<String> {
+    headers.get(name).first().map(|v| String::from_utf8_lossy(v).into_owned())
 }
 
 fn too_large(max: u64) -> Reply {
@@ -40,15 +39,17 @@ fn too_large(max: u64) -> Reply {
 pub fn read_request(request: IncomingRequest, max_body: u64) -> Result<Request, Reply> {
     let method = method_name(request.method());
     let path = request.path_with_query().unwrap_or_else(|| "/".to_string());
-    let content_type = header(&request, "content-type").unwrap_or_default();
-    let if_none_match = header(&request, "if-none-match");
+    let headers = request.headers();
+    let content_type = header(&headers, "content-type").unwrap_or_default();
+    let if_none_match = header(&headers, "if-none-match");
     let mut body = Vec::new();
     if matches!(method.as_str(), "POST" | "PUT" | "PATCH") {
-        if let Some(len) = header(&request, "content-length").and_then(|v| v.trim().parse::<u64>().ok()) {
+        if let Some(len) = header(&headers, "content-length").and_then(|v| v.trim().parse::<u64>().ok()) {
             if len > max_body {
                 return Err(too_large(max_body));
             }
         }
+        drop(headers);
         let incoming = request
             .consume()
             .map_err(|()| Reply::error(400, "bad_request", "request body unreadable"))?;

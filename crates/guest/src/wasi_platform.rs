@@ -1,5 +1,9 @@
 //! [`Platform`] over the imported wasi / wasmCloud interfaces.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
 use pixelbus_jobs::{Job, JobId, LogLevel, Platform, BUCKET_JOBS};
 
 use crate::bindings::wasi::blobstore::blobstore;
@@ -20,11 +24,14 @@ pub struct WasiPlatform {
     bucket: String,
     /// Used in log lines.
     context: &'static str,
+    /// Opened containers: opening one asks the provider whether it exists (a wRPC round trip),
+    /// so a platform (one request, one job) opens each container once.
+    containers: RefCell<HashMap<String, Rc<blobstore::Container>>>,
 }
 
 impl WasiPlatform {
     pub fn new(context: &'static str) -> Self {
-        WasiPlatform { bucket: BUCKET_JOBS.to_string(), context }
+        WasiPlatform { bucket: BUCKET_JOBS.to_string(), context, containers: RefCell::default() }
     }
 
     /// Settings from wasi:config (see [`Settings`]).
@@ -37,14 +44,20 @@ impl WasiPlatform {
         keyvalue::open(&self.bucket).map_err(|e| format!("keyvalue open {}: {}", self.bucket, kv_error(&e)))
     }
 
-    fn container(&self, name: &str) -> Result<blobstore::Container, String> {
-        match blobstore::get_container(name) {
-            Ok(c) => Ok(c),
+    fn container(&self, name: &str) -> Result<Rc<blobstore::Container>, String> {
+        if let Some(c) = self.containers.borrow().get(name) {
+            return Ok(Rc::clone(c));
+        }
+        let opened = match blobstore::get_container(name) {
+            Ok(c) => c,
             // First use: create it (another instance may race us to it; then get it again).
             Err(_) => blobstore::create_container(name)
                 .or_else(|_| blobstore::get_container(name))
-                .map_err(|e| format!("blobstore container {name}: {e}")),
-        }
+                .map_err(|e| format!("blobstore container {name}: {e}"))?,
+        };
+        let opened = Rc::new(opened);
+        self.containers.borrow_mut().insert(name.to_string(), Rc::clone(&opened));
+        Ok(opened)
     }
 }
 

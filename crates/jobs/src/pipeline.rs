@@ -170,13 +170,10 @@ fn publish_event(platform: &impl Platform, subject: &str, job: &Job) {
 
 /// Removes a job: its variants, its original when we stored it, then its record.
 pub fn delete(platform: &impl Platform, job: &Job) -> Result<(), String> {
-    let names = job
-        .requested
-        .iter()
-        .map(|v| v.name.as_str())
-        .chain(job.variants.iter().map(|v| v.name.as_str()));
-    for name in names {
-        platform.delete_object(CONTAINER_VARIANTS, &variant_object(&job.id, name))?;
+    // Every produced variant was requested, so the requested names cover them all (and the
+    // ones a failed or unfinished attempt may have written).
+    for variant in &job.requested {
+        platform.delete_object(CONTAINER_VARIANTS, &variant_object(&job.id, &variant.name))?;
     }
     if job.original.container == CONTAINER_ORIGINALS {
         platform.delete_object(CONTAINER_ORIGINALS, &job.original.object)?;

@@ -35,6 +35,16 @@ pub struct KvNatsProvider {
 
 type KvResult<T> = anyhow::Result<Result<T, store::Error>>;
 
+/// The store behind `bucket` for the calling link, or return the WIT error from the handler.
+macro_rules! open_or_return {
+    ($provider:expr, $cx:expr, $bucket:expr) => {
+        match $provider.store(&$cx, &$bucket).await {
+            Ok(s) => s,
+            Err(e) => return Ok(Err(e)),
+        }
+    };
+}
+
 fn other(e: impl std::fmt::Display) -> store::Error {
     store::Error::Other(e.to_string())
 }
@@ -142,44 +152,29 @@ impl Provider for KvNatsProvider {
 
 impl store::Handler<Option<Context>> for KvNatsProvider {
     async fn get(&self, cx: Option<Context>, bucket: String, key: String) -> KvResult<Option<Bytes>> {
-        let s = match self.store(&cx, &bucket).await {
-            Ok(s) => s,
-            Err(e) => return Ok(Err(e)),
-        };
+        let s = open_or_return!(self, cx, bucket);
         Ok(s.get(key).await.map_err(other))
     }
 
     async fn set(&self, cx: Option<Context>, bucket: String, key: String, value: Bytes) -> KvResult<()> {
-        let s = match self.store(&cx, &bucket).await {
-            Ok(s) => s,
-            Err(e) => return Ok(Err(e)),
-        };
+        let s = open_or_return!(self, cx, bucket);
         Ok(s.put(key, value).await.map(|_| ()).map_err(other))
     }
 
     async fn delete(&self, cx: Option<Context>, bucket: String, key: String) -> KvResult<()> {
-        let s = match self.store(&cx, &bucket).await {
-            Ok(s) => s,
-            Err(e) => return Ok(Err(e)),
-        };
+        let s = open_or_return!(self, cx, bucket);
         // Purge, not delete: no tombstone history is kept for removed keys.
         Ok(s.purge(key).await.map_err(other))
     }
 
     async fn exists(&self, cx: Option<Context>, bucket: String, key: String) -> KvResult<bool> {
-        let s = match self.store(&cx, &bucket).await {
-            Ok(s) => s,
-            Err(e) => return Ok(Err(e)),
-        };
+        let s = open_or_return!(self, cx, bucket);
         Ok(s.get(key).await.map(|v| v.is_some()).map_err(other))
     }
 
     async fn list_keys(&self, cx: Option<Context>, bucket: String, cursor: Option<u64>) -> KvResult<store::KeyResponse> {
         use futures::TryStreamExt as _;
-        let s = match self.store(&cx, &bucket).await {
-            Ok(s) => s,
-            Err(e) => return Ok(Err(e)),
-        };
+        let s = open_or_return!(self, cx, bucket);
         let keys = match s.keys().await {
             Ok(stream) => stream.try_collect::<Vec<String>>().await,
             Err(e) => return Ok(Err(other(e))),
@@ -201,10 +196,7 @@ impl atomics::Handler<Option<Context>> for KvNatsProvider {
     /// Values are decimal strings. Compare-and-swap on the entry's revision, so concurrent
     /// increments never lose an update.
     async fn increment(&self, cx: Option<Context>, bucket: String, key: String, delta: u64) -> KvResult<u64> {
-        let s = match self.store(&cx, &bucket).await {
-            Ok(s) => s,
-            Err(e) => return Ok(Err(e)),
-        };
+        let s = open_or_return!(self, cx, bucket);
         for attempt in 0..INCREMENT_TRIES {
             if attempt > 0 {
                 // Contenders that lost a race back off by different amounts, or they keep
@@ -247,10 +239,7 @@ impl atomics::Handler<Option<Context>> for KvNatsProvider {
 
 impl batch::Handler<Option<Context>> for KvNatsProvider {
     async fn get_many(&self, cx: Option<Context>, bucket: String, keys: Vec<String>) -> KvResult<Vec<Option<(String, Bytes)>>> {
-        let s = match self.store(&cx, &bucket).await {
-            Ok(s) => s,
-            Err(e) => return Ok(Err(e)),
-        };
+        let s = open_or_return!(self, cx, bucket);
         let mut out = Vec::with_capacity(keys.len());
         for key in keys {
             match s.get(key.clone()).await {
@@ -262,10 +251,7 @@ impl batch::Handler<Option<Context>> for KvNatsProvider {
     }
 
     async fn set_many(&self, cx: Option<Context>, bucket: String, items: Vec<(String, Bytes)>) -> KvResult<()> {
-        let s = match self.store(&cx, &bucket).await {
-            Ok(s) => s,
-            Err(e) => return Ok(Err(e)),
-        };
+        let s = open_or_return!(self, cx, bucket);
         for (key, value) in items {
             if let Err(e) = s.put(key, value).await {
                 return Ok(Err(other(e)));
@@ -275,10 +261,7 @@ impl batch::Handler<Option<Context>> for KvNatsProvider {
     }
 
     async fn delete_many(&self, cx: Option<Context>, bucket: String, keys: Vec<String>) -> KvResult<()> {
-        let s = match self.store(&cx, &bucket).await {
-            Ok(s) => s,
-            Err(e) => return Ok(Err(e)),
-        };
+        let s = open_or_return!(self, cx, bucket);
         for key in keys {
             if let Err(e) = s.purge(key).await {
                 return Ok(Err(other(e)));
