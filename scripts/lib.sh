@@ -100,6 +100,9 @@ PIXELBUS_BUILD="$PIXELBUS_ROOT/build"   # build outputs the manifests reference 
 PIXELBUS_COMPONENTS=(api:pixelbus-api thumbnailer:pixelbus-thumbnailer)
 PIXELBUS_PROVIDERS=(
     "keyvalue-nats:pixelbus-provider-keyvalue-nats:keyvalue-nats (pixelbus)"
+    "keyvalue-redb:pixelbus-provider-keyvalue-redb:keyvalue-redb (pixelbus)"
+    "blobstore-nats:pixelbus-provider-blobstore-nats:blobstore-nats (pixelbus)"
+    "messaging-jetstream:pixelbus-provider-messaging-jetstream:messaging-jetstream (pixelbus)"
     "http-server:pixelbus-platform-http-server:HTTP Server (wasmcloud-provider-http-server)"
     "messaging-nats:pixelbus-platform-messaging-nats:NATS Messaging (wasmcloud-provider-messaging-nats)"
     "blobstore-fs:pixelbus-platform-blobstore-fs:Blobstore FS (wasmcloud-provider-blobstore-fs)"

@@ -33,6 +33,8 @@ pub enum ConfigError {
     UnknownKey { key: String, known: String },
     #[error("link config {key}={value:?}: {why}")]
     BadValue { key: String, value: String, why: String },
+    #[error("link config {key} is required")]
+    Missing { key: String },
     #[error("client_jwt and client_seed must be given together")]
     HalfCredentials,
 }

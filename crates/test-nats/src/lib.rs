@@ -1,11 +1,12 @@
-//! A real `nats-server -js` for tests: a free port on 127.0.0.1, a temporary store dir, readiness
-//! by connecting (no fixed sleeps), and stopped by PID when dropped. `restart` keeps the port
+//! A real `nats-server -js` for tests: on 127.0.0.1, ports the server picks itself, a temporary
+//! store dir, readiness from its ports file and a connection (no fixed sleeps), and stopped by
+//! PID when dropped. `restart` keeps the port
 //! and the store, for tests of what survives a server restart.
 //!
 //! The binary is `$PIXELBUS_HOME/bin/nats-server` (installed by `scripts/setup`), or
 //! `$NATS_SERVER_BIN`, or `nats-server` on the PATH.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -33,18 +34,22 @@ fn binary() -> PathBuf {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free port on 127.0.0.1")
+/// The client and monitoring ports from a nats-server ports file.
+fn parse_ports(text: &str) -> Option<(u16, u16)> {
+    let port_after = |key: &str| -> Option<u16> {
+        let rest = &text[text.find(key)? + key.len()..];
+        let url = rest.split('"').nth(1)?;
+        url.rsplit(':').next()?.parse().ok()
+    };
+    Some((port_after("\"nats\":[")?, port_after("\"monitoring\":[")?))
 }
 
 impl NatsServer {
-    /// Starts a server and waits until it accepts connections.
+    /// Starts a server on ports it picks itself (so tests running side by side never race for a
+    /// port) and waits until it accepts connections.
     pub fn start() -> NatsServer {
         let store = tempfile::tempdir().expect("temp dir for the JetStream store");
-        let mut server = NatsServer { port: free_port(), monitor_port: free_port(), child: None, store };
+        let mut server = NatsServer { port: 0, monitor_port: 0, child: None, store };
         server.spawn();
         server
     }
@@ -53,17 +58,39 @@ impl NatsServer {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
+    /// Starts nats-server: on the known ports after a restart, else on random ones, read back
+    /// from the ports file the server writes.
     fn spawn(&mut self) {
+        let ports_dir = self.store.path().join("ports");
+        let _ = std::fs::remove_dir_all(&ports_dir);
+        std::fs::create_dir_all(&ports_dir).expect("ports file dir");
+        let (port, monitor) = if self.port == 0 { (-1, -1) } else { (i32::from(self.port), i32::from(self.monitor_port)) };
         let child = Command::new(binary())
-            .args(["-js", "-a", "127.0.0.1", "-p", &self.port.to_string()])
-            .args(["-m", &self.monitor_port.to_string(), "-sd"])
-            .arg(self.store.path())
+            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-m", &monitor.to_string()])
+            .arg("--ports_file_dir")
+            .arg(&ports_dir)
+            .arg("-sd")
+            .arg(self.store.path().join("jetstream"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("could not start nats-server ({}): {e}; run scripts/setup", binary().display()));
+        let pid = child.id();
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
+        let ports_file = ports_dir.join(format!("nats-server_{pid}.ports"));
+        let ports = loop {
+            // Written once the server listens: {"nats":["nats://127.0.0.1:N"],"monitoring":["http://127.0.0.1:M"]}
+            if let Some(ports) = std::fs::read_to_string(&ports_file).ok().and_then(|text| parse_ports(&text)) {
+                break ports;
+            }
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
+                panic!("nats-server exited at start ({status})");
+            }
+            assert!(Instant::now() < deadline, "nats-server wrote no ports file within 10 s");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        (self.port, self.monitor_port) = ports;
         while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             assert!(Instant::now() < deadline, "nats-server did not listen on {} within 10 s", self.port);
             std::thread::sleep(Duration::from_millis(20));
@@ -108,5 +135,15 @@ impl NatsServer {
 impl Drop for NatsServer {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ports_file_is_read() {
+        let text = r#"{"nats":["nats://127.0.0.1:40123"],"monitoring":["http://127.0.0.1:40999"]}"#;
+        assert_eq!(super::parse_ports(text), Some((40123, 40999)));
+        assert_eq!(super::parse_ports("{}"), None);
     }
 }
