@@ -66,7 +66,11 @@ impl Lattice {
         cmd.env("PIXELBUS_LATTICE", &self.name)
             .env("PIXELBUS_NATS_PORT", self.nats_port.to_string())
             .env("PIXELBUS_HTTP_PORT", self.http_port.to_string())
-            .env("PIXELBUS_STATE", &self.state_dir);
+            .env("PIXELBUS_STATE", &self.state_dir)
+            // Fast failover for the fault cases: 2 s host heartbeats, and wadm forgets a host
+            // after 10 s without one (defaults: 30 s and 70 s).
+            .env("WASMCLOUD_HEARTBEAT_INTERVAL", "2")
+            .env("WADM_CLEANUP_INTERVAL", "10");
         cmd
     }
 

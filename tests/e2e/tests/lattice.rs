@@ -11,6 +11,8 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use pixelbus_e2e::{get, pid_alive, wait_for, Lattice};
 use serde_json::Value;
 
+mod bindings;
+mod faults;
 mod pipeline;
 
 type Shared = Arc<Mutex<Option<Lattice>>>;
@@ -54,6 +56,9 @@ fn main() {
         case("pipeline::nats_submit_alone_finishes_a_job", &lattice, pipeline::nats_submit_alone_finishes_a_job),
         case("pipeline::listing_is_newest_first", &lattice, pipeline::listing_is_newest_first),
         case("pipeline::delete_removes_job_and_blobs", &lattice, pipeline::delete_removes_job_and_blobs),
+        case("bindings::bindings_swap_by_manifest_alone", &lattice, bindings::bindings_swap_by_manifest_alone),
+        // Replaces the host: keep it after the cases that expect the original one.
+        case("faults::host_killed_mid_load_loses_no_job", &lattice, faults::host_killed_mid_load_loses_no_job),
         {
             let lattice = Arc::clone(&lattice);
             Trial::test("platform::down_leaves_no_process", move || {

@@ -1,0 +1,82 @@
+//! Swapping bindings by manifest alone, run against the lattice brought up in `lattice.rs`: the
+//! same component bytes redeployed with other providers (keyvalue-redb, blobstore-nats), each
+//! driven through the real host by a whole job.
+
+use std::time::Duration;
+
+use anyhow::{ensure, Context as _};
+use pixelbus_e2e::{get, post, repo_root, test_jpeg, wait_for, Lattice};
+use serde_json::Value;
+
+/// Deploys `manifest` (relative to the repository) as the next version of the app, waits for it,
+/// then runs one upload to `done` and returns the job id.
+fn deploy_and_run_a_job(lattice: &Lattice, manifest: &str) -> anyhow::Result<String> {
+    let status = lattice
+        .script("up")
+        .args(["--no-build", "--manifest"])
+        .arg(repo_root().join(manifest))
+        .status()
+        .context("scripts/up --manifest")?;
+    ensure!(status.success(), "scripts/up --manifest {manifest} failed: {status}");
+    let base = lattice.base_url();
+    let (status, accepted) = post(&format!("{base}/images"), "image/jpeg", &test_jpeg(320, 240))?;
+    ensure!(status == 202, "{manifest}: upload -> {status}: {accepted}");
+    let id = accepted["id"].as_str().context("no id")?.to_string();
+    let job: Value = wait_for(&format!("{manifest}: job {id} to finish"), Duration::from_secs(90), || {
+        let (status, _, body) = get(&format!("{base}/images/{id}"))?;
+        ensure!(status == 200, "GET /images/{id} -> {status}");
+        let job: Value = serde_json::from_slice(&body)?;
+        Ok(matches!(job["status"].as_str(), Some("done" | "failed")).then_some(job))
+    })?;
+    ensure!(job["status"] == "done", "{manifest}: {job}");
+    let (status, _, thumb) = get(&format!("{base}/images/{id}/thumb"))?;
+    ensure!(status == 200, "{manifest}: thumb -> {status}");
+    image::load_from_memory(&thumb).with_context(|| format!("{manifest}: the thumbnail does not decode"))?;
+    Ok(id)
+}
+
+/// What the lattice's JetStream holds for a job: its record in keyvalue-nats, its thumbnail in
+/// the blobstore-nats object store.
+fn in_jetstream(lattice: &Lattice, id: &str) -> anyhow::Result<(bool, bool)> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let nats = async_nats::connect(format!("127.0.0.1:{}", lattice.nats_port)).await?;
+        let js = async_nats::jetstream::new(nats);
+        let record = match js.get_key_value("pixelbus-jobs").await {
+            Ok(kv) => kv.get(id).await.map_err(|e| anyhow::anyhow!("{e}"))?.is_some(),
+            Err(_) => false,
+        };
+        let blob = match js.get_object_store("pixelbus-variants").await {
+            Ok(store) => store.info(format!("{id}/thumb")).await.is_ok(),
+            Err(_) => false,
+        };
+        Ok((record, blob))
+    })
+}
+
+pub fn bindings_swap_by_manifest_alone(lattice: &Lattice) -> anyhow::Result<()> {
+    // Edge: job records in redb, images as files.
+    let edge = deploy_and_run_a_job(lattice, "deploy/edge.yaml")?;
+    let redb = lattice.state_dir.join("keyvalue/pixelbus.redb");
+    ensure!(redb.is_file(), "no redb file at {}", redb.display());
+    ensure!(in_jetstream(lattice, &edge)? == (false, false), "edge job {edge} reached JetStream");
+    ensure!(
+        lattice.state_dir.join("blobs/pixelbus-variants").join(&edge).is_dir(),
+        "edge job {edge} has no variant files"
+    );
+
+    // Cloud: job records in JetStream KV, images in JetStream object stores.
+    let cloud = deploy_and_run_a_job(lattice, "deploy/cloud.yaml")?;
+    ensure!(in_jetstream(lattice, &cloud)? == (true, true), "cloud job {cloud} is not in JetStream KV and object store");
+    ensure!(
+        !lattice.state_dir.join("blobs/pixelbus-variants").join(&cloud).exists(),
+        "cloud job {cloud} wrote variant files"
+    );
+
+    // Back to the default bindings; the edge job's record lives in redb, not here.
+    let default = deploy_and_run_a_job(lattice, "wadm.yaml")?;
+    let (status, _, _) = get(&format!("{}/images/{edge}", lattice.base_url()))?;
+    ensure!(status == 404, "the edge job is visible through the default bindings: {status}");
+    ensure!(!default.is_empty());
+    Ok(())
+}

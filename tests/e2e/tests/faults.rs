@@ -1,0 +1,175 @@
+//! Fault cases, run against the lattice brought up in `lattice.rs`.
+
+use std::collections::HashMap;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{bail, ensure, Context as _};
+use pixelbus_e2e::{get, parse_pid_file, pid_alive, post, test_jpeg, wait_for, Lattice};
+use serde_json::Value;
+
+/// Jobs in flight when the host is killed.
+const JOBS: usize = 30;
+
+/// A process as it was started: program, arguments, environment.
+struct Launch {
+    argv: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+fn launch_of(pid: u32) -> anyhow::Result<Launch> {
+    let split = |bytes: Vec<u8>| -> Vec<String> {
+        bytes.split(|b| *b == 0).filter(|s| !s.is_empty()).map(|s| String::from_utf8_lossy(s).into_owned()).collect()
+    };
+    let argv = split(std::fs::read(format!("/proc/{pid}/cmdline")).context("host cmdline")?);
+    let env = split(std::fs::read(format!("/proc/{pid}/environ")).context("host environ")?)
+        .into_iter()
+        .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+        .collect();
+    ensure!(!argv.is_empty(), "host {pid} has an empty command line");
+    Ok(Launch { argv, env })
+}
+
+/// The process group of `pid` (wash starts the host as a group leader; its providers inherit it).
+fn process_group(pid: u32) -> anyhow::Result<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).context("host stat")?;
+    // Fields after the parenthesised command name: state, ppid, pgrp, ...
+    let after = stat.rsplit_once(')').map(|(_, rest)| rest).context("odd /proc stat")?;
+    after.split_whitespace().nth(2).and_then(|g| g.parse().ok()).context("no pgrp in /proc stat")
+}
+
+fn job(lattice: &Lattice, id: &str) -> anyhow::Result<Value> {
+    let (status, _, body) = get(&format!("{}/images/{id}", lattice.base_url()))?;
+    ensure!(status == 200, "GET /images/{id} -> {status}");
+    Ok(serde_json::from_slice(&body)?)
+}
+
+/// Done events per job id, read back from the PIXELBUS_EVENTS stream.
+fn done_events(lattice: &Lattice) -> anyhow::Result<HashMap<String, usize>> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        use futures::StreamExt as _;
+        let nats = async_nats::connect(format!("127.0.0.1:{}", lattice.nats_port)).await?;
+        let js = async_nats::jetstream::new(nats);
+        let mut stream = js.get_stream("PIXELBUS_EVENTS").await.context("events stream")?;
+        let stored = stream.info().await?.state.messages as usize;
+        let consumer = stream
+            .create_consumer(async_nats::jetstream::consumer::pull::Config {
+                filter_subject: "pixelbus.events.done".into(),
+                ack_policy: async_nats::jetstream::consumer::AckPolicy::None,
+                ..Default::default()
+            })
+            .await?;
+        let mut counts: HashMap<String, usize> = HashMap::new();
+        let mut batch = consumer.fetch().max_messages(stored.max(1)).expires(Duration::from_secs(2)).messages().await?;
+        while let Some(msg) = batch.next().await {
+            let msg = msg.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let job: Value = serde_json::from_slice(&msg.payload).unwrap_or_default();
+            if let Some(id) = job["id"].as_str() {
+                *counts.entry(id.to_string()).or_default() += 1;
+            }
+        }
+        Ok(counts)
+    })
+}
+
+/// Kills the host (and the providers it runs: the whole process group, as a machine dying would)
+/// while jobs are in flight, starts a new host the same way, and checks every job completes with
+/// each variant written exactly once and intact.
+pub fn host_killed_mid_load_loses_no_job(lattice: &Lattice) -> anyhow::Result<()> {
+    let pid_file = lattice.state_dir.join("wash/wasmcloud.pid");
+    let host = parse_pid_file(&std::fs::read_to_string(&pid_file).context("host pid file")?).context("host pid")?;
+    let launch = launch_of(host)?;
+    let group = process_group(host)?;
+    ensure!(group == host, "the host {host} does not lead its process group ({group}); its providers would outlive it");
+
+    let base = lattice.base_url();
+    let mut ids = Vec::with_capacity(JOBS);
+    for i in 0..JOBS {
+        let (status, accepted) = post(&format!("{base}/images"), "image/jpeg", &test_jpeg(1600 + i as u32, 1200))?;
+        ensure!(status == 202, "upload {i} -> {status}: {accepted}");
+        ids.push(accepted["id"].as_str().context("no id")?.to_string());
+    }
+    // Kill as soon as the uploads are in: the thumbnailers are busy, most jobs still queued.
+    let finished_before = ids.iter().filter(|id| job(lattice, id).is_ok_and(|j| j["status"] == "done")).count();
+    let killed = Command::new("kill").args(["-KILL", "--", &format!("-{group}")]).status()?;
+    ensure!(killed.success(), "kill -KILL -{group} failed");
+    wait_for("the host to die", Duration::from_secs(10), || Ok((!pid_alive(host)).then_some(())))?;
+    ensure!(finished_before < JOBS, "all {JOBS} jobs finished before the kill; nothing was in flight");
+
+    // A replacement host: same program, arguments and environment, a new host id. Started
+    // detached (setsid, like wash does), so it is not this test's child: scripts/down stops it,
+    // and init reaps it.
+    let host_log = lattice.state_dir.join("replacement-host.log");
+    let script = format!("setsid \"$@\" >'{}' 2>&1 </dev/null & echo $!", host_log.display());
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .arg("sh")
+        .args(&launch.argv)
+        .env_clear()
+        .envs(launch.env.iter().cloned())
+        .stdin(Stdio::null())
+        .output()
+        .context("starting the replacement host")?;
+    let replacement: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().context("replacement host pid")?;
+    // scripts/down stops what the pid file names.
+    std::fs::write(&pid_file, format!("{{\"pid\": {replacement}}}"))?;
+
+    // wadm reaps the dead host (missed heartbeats), places the app on the new one; JetStream
+    // redelivers what the dead host held once its ack wait passes.
+    let mut jobs = Vec::with_capacity(JOBS);
+    for id in &ids {
+        let finished = wait_for(&format!("job {id} to finish after the host kill"), Duration::from_secs(240), || {
+            Ok(job(lattice, id).ok().filter(|j| matches!(j["status"].as_str(), Some("done" | "failed"))))
+        });
+        match finished {
+            Ok(job) => jobs.push(job),
+            Err(e) => {
+                let log = std::fs::read_to_string(&host_log).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(20).collect();
+                let status = lattice.wash(&["app", "status", "pixelbus"]).unwrap_or_default();
+                bail!("{e:#}\nwash app status:\n{status}\nreplacement host log (last lines, newest first):\n{}", tail.join("\n"));
+            }
+        }
+    }
+
+    let blobs = lattice.state_dir.join("blobs/pixelbus-variants");
+    let mut lost = 0;
+    for (id, job) in ids.iter().zip(&jobs) {
+        if job["status"] != "done" {
+            lost += 1;
+            eprintln!("job {id} did not complete: {job}");
+            continue;
+        }
+        let variants = job["variants"].as_array().context("no variants")?;
+        ensure!(variants.len() == 3, "job {id}: {} variants", variants.len());
+        // Exactly one file per variant on disk: retries overwrote, never added.
+        let files = std::fs::read_dir(blobs.join(id)).map(|d| d.count()).unwrap_or(0);
+        ensure!(files == variants.len(), "job {id}: {files} variant files for {} variants", variants.len());
+        for v in variants {
+            let (status, _, bytes) = get(&format!("{base}{}", v["url"].as_str().context("variant url")?))?;
+            ensure!(status == 200, "variant {v} -> {status}");
+            let image = image::load_from_memory(&bytes).with_context(|| format!("variant {v} does not decode"))?;
+            ensure!(
+                u64::from(image.width()) == v["width"].as_u64().unwrap_or(0) && u64::from(image.height()) == v["height"].as_u64().unwrap_or(0),
+                "variant {v} decodes as {}x{}",
+                image.width(),
+                image.height()
+            );
+        }
+    }
+    let events = done_events(lattice)?;
+    let duplicated = ids.iter().filter(|id| events.get(*id).copied().unwrap_or(0) > 1).count();
+    let without_event = ids.iter().filter(|id| !events.contains_key(*id)).count();
+    println!(
+        "host kill: {JOBS} jobs submitted, {finished_before} done before the kill, {} completed, {lost} lost, \
+         {duplicated} with duplicate done events, {without_event} without a done event",
+        JOBS - lost
+    );
+    if lost > 0 {
+        bail!("{lost} of {JOBS} jobs did not complete after the host was killed");
+    }
+    ensure!(duplicated == 0, "{duplicated} jobs published more than one done event");
+    Ok(())
+}
