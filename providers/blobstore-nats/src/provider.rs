@@ -93,10 +93,7 @@ impl BlobNatsProvider {
 impl Provider for BlobNatsProvider {
     async fn receive_link_config_as_target(&self, link: LinkConfig<'_>) -> anyhow::Result<()> {
         let LinkConfig { source_id, link_name, config, secrets, .. } = link;
-        let secrets: HashMap<String, String> = secrets
-            .iter()
-            .filter_map(|(k, v)| v.as_string().map(|s| (k.clone(), s.to_string())))
-            .collect();
+        let secrets = pixelbus_provider_main::secret_strings(secrets);
         let parsed = BlobConfig::from_link(config, &secrets)
             .with_context(|| format!("invalid blobstore-nats link config from {source_id} ({link_name})"))?;
         let uri = parsed.nats.cluster_uri.clone();

@@ -125,10 +125,7 @@ impl KvNatsProvider {
 impl Provider for KvNatsProvider {
     async fn receive_link_config_as_target(&self, link: LinkConfig<'_>) -> anyhow::Result<()> {
         let LinkConfig { source_id, link_name, config, secrets, .. } = link;
-        let secrets: HashMap<String, String> = secrets
-            .iter()
-            .filter_map(|(k, v)| v.as_string().map(|s| (k.clone(), s.to_string())))
-            .collect();
+        let secrets = pixelbus_provider_main::secret_strings(secrets);
         let parsed = KvConfig::from_link(config, &secrets)
             .with_context(|| format!("invalid keyvalue-nats link config from {source_id} ({link_name})"))?;
         self.add_link(source_id, link_name, parsed).await?;

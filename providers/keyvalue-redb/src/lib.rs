@@ -15,8 +15,6 @@ pub use config::{valid_bucket, ConfigError, RedbConfig, DEFAULT_MAX_VALUE_BYTES,
 pub use db::{open_files, KvError};
 pub use provider::{KvRedbProvider, LIST_PAGE};
 
-use anyhow::Context as _;
-use wasmcloud_provider_sdk::{get_connection, run_provider, serve_provider_exports};
 
 /// The wrpc:keyvalue handler traits this provider implements (for tests and embedders).
 pub mod handlers {
@@ -33,23 +31,5 @@ pub(crate) mod bindings {
 
 /// Runs the provider until the host shuts it down.
 pub async fn run() -> anyhow::Result<()> {
-    wasmcloud_provider_sdk::tracing_subscriber::fmt()
-        .with_env_filter(
-            wasmcloud_provider_sdk::tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let provider = KvRedbProvider::default();
-    let shutdown = run_provider(provider.clone(), "keyvalue-redb-provider")
-        .await
-        .context("failed to start the provider")?;
-    let connection = get_connection();
-    let wrpc = connection
-        .get_wrpc_client(connection.provider_key())
-        .await
-        .context("failed to create the wRPC client")?;
-    serve_provider_exports(&wrpc, provider, shutdown, bindings::serve)
-        .await
-        .context("provider exports stopped")
+    pixelbus_provider_main::serve!(KvRedbProvider::default(), "keyvalue-redb-provider", bindings::serve)
 }

@@ -19,8 +19,6 @@ pub use provider::{
     Deliver, JetStreamProvider, DEAD_DELIVERIES, DEAD_ERROR, DEAD_SEQUENCE, DEAD_STREAM, DEAD_SUBJECT,
 };
 
-use anyhow::Context as _;
-use wasmcloud_provider_sdk::{get_connection, run_provider, serve_provider_exports};
 
 /// The message type and the consumer handler trait (for tests and embedders).
 pub mod handlers {
@@ -38,23 +36,5 @@ pub(crate) mod bindings {
 
 /// Runs the provider until the host shuts it down.
 pub async fn run() -> anyhow::Result<()> {
-    wasmcloud_provider_sdk::tracing_subscriber::fmt()
-        .with_env_filter(
-            wasmcloud_provider_sdk::tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,async_nats=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let provider = JetStreamProvider::default();
-    let shutdown = run_provider(provider.clone(), "messaging-jetstream-provider")
-        .await
-        .context("failed to start the provider")?;
-    let connection = get_connection();
-    let wrpc = connection
-        .get_wrpc_client(connection.provider_key())
-        .await
-        .context("failed to create the wRPC client")?;
-    serve_provider_exports(&wrpc, provider, shutdown, bindings::serve)
-        .await
-        .context("provider exports stopped")
+    pixelbus_provider_main::serve!(JetStreamProvider::default(), "messaging-jetstream-provider", bindings::serve)
 }

@@ -425,15 +425,11 @@ async fn stop_handler(mut link: HandlerLink) {
     }
 }
 
-fn secrets_as_strings(secrets: &HashMap<String, wasmcloud_provider_sdk::core::secrets::SecretValue>) -> HashMap<String, String> {
-    secrets.iter().filter_map(|(k, v)| v.as_string().map(|s| (k.clone(), s.to_string()))).collect()
-}
-
 impl Provider for JetStreamProvider {
     /// A component links to us to publish (`consumer`).
     async fn receive_link_config_as_target(&self, link: LinkConfig<'_>) -> anyhow::Result<()> {
         let LinkConfig { source_id, link_name, config, secrets, .. } = link;
-        let parsed = PublishConfig::from_link(config, &secrets_as_strings(secrets))
+        let parsed = PublishConfig::from_link(config, &pixelbus_provider_main::secret_strings(secrets))
             .with_context(|| format!("invalid messaging-jetstream link config from {source_id} ({link_name})"))?;
         self.add_publish_link(source_id, link_name, parsed).await?;
         info!(component = source_id, link_name, "publish link ready");
@@ -443,7 +439,7 @@ impl Provider for JetStreamProvider {
     /// We link to a component to deliver messages to its `handler`.
     async fn receive_link_config_as_source(&self, link: LinkConfig<'_>) -> anyhow::Result<()> {
         let LinkConfig { target_id, link_name, config, secrets, .. } = link;
-        let parsed = HandlerConfig::from_link(config, &secrets_as_strings(secrets))
+        let parsed = HandlerConfig::from_link(config, &pixelbus_provider_main::secret_strings(secrets))
             .with_context(|| format!("invalid messaging-jetstream link config to {target_id} ({link_name})"))?;
         // The wRPC client's own timeout only covers sending the call; ours bounds the answer.
         let wrpc = wasmcloud_provider_sdk::get_connection()
