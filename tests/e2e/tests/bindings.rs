@@ -29,10 +29,29 @@ fn deploy_and_run_a_job(lattice: &Lattice, manifest: &str) -> anyhow::Result<Str
         Ok(matches!(job["status"].as_str(), Some("done" | "failed")).then_some(job))
     })?;
     ensure!(job["status"] == "done", "{manifest}: {job}");
+    component_configs_present(lattice, manifest)?;
     let (status, _, thumb) = get(&format!("{base}/images/{id}/thumb"))?;
     ensure!(status == 200, "{manifest}: thumb -> {status}");
     image::load_from_memory(&thumb).with_context(|| format!("{manifest}: the thumbnail does not decode"))?;
     Ok(id)
+}
+
+/// The component configs wadm put for `manifest` are still there after the deploy settled: a
+/// host started from here on (a restart, a scale-out) fetches them to start the components.
+/// Manifests sharing config names lost them on a swap (the old version's clean-up ran after the
+/// new version's put).
+fn component_configs_present(lattice: &Lattice, manifest: &str) -> anyhow::Result<()> {
+    let flavor = match manifest {
+        "deploy/edge.yaml" => "edge_",
+        "deploy/cloud.yaml" => "cloud_",
+        _ => "",
+    };
+    for (component, key) in [("api", "max_bytes"), ("thumbnailer", "max_attempts")] {
+        let config = format!("pixelbus-pixelbus_{flavor}{component}_settings");
+        let stored = lattice.wash(&["config", "get", &config]).unwrap_or_else(|e| e.to_string());
+        ensure!(stored.contains(key), "after deploying {manifest}, config {config} lacks {key}: {stored}");
+    }
+    Ok(())
 }
 
 /// What the lattice's JetStream holds for a job: its record in keyvalue-nats, its thumbnail in

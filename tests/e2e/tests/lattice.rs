@@ -56,11 +56,10 @@ fn main() {
         case("pipeline::nats_submit_alone_finishes_a_job", &lattice, pipeline::nats_submit_alone_finishes_a_job),
         case("pipeline::listing_is_newest_first", &lattice, pipeline::listing_is_newest_first),
         case("pipeline::delete_removes_job_and_blobs", &lattice, pipeline::delete_removes_job_and_blobs),
-        // Replaces the host: keep it after the cases that expect the original one.
-        case("faults::host_killed_mid_load_loses_no_job", &lattice, faults::host_killed_mid_load_loses_no_job),
-        // Before a redeploy by stored version: wadm does not put back the component configs then,
-        // so a host started afterwards cannot start the components (found by running it first).
         case("bindings::bindings_swap_by_manifest_alone", &lattice, bindings::bindings_swap_by_manifest_alone),
+        // Replaces the host: after the cases that expect the original one, and after the swaps so
+        // it also shows a host started later finds everything it needs (the component configs).
+        case("faults::host_killed_mid_load_loses_no_job", &lattice, faults::host_killed_mid_load_loses_no_job),
         {
             let lattice = Arc::clone(&lattice);
             Trial::test("platform::down_leaves_no_process", move || {
