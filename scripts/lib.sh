@@ -97,7 +97,7 @@ export WASH_KEYS="${WASH_KEYS:-$PIXELBUS_HOME/keys}"
 PIXELBUS_BUILD="$PIXELBUS_ROOT/build"   # build outputs the manifests reference (gitignored)
 
 # Components and the providers packaged for them. name:crate[:binary]
-PIXELBUS_COMPONENTS=(api:pixelbus-api thumbnailer:pixelbus-thumbnailer)
+PIXELBUS_COMPONENTS=(api:pixelbus-api thumbnailer:pixelbus-thumbnailer imaging:pixelbus-imaging-component noop:pixelbus-noop)
 PIXELBUS_PROVIDERS=(
     "keyvalue-nats:pixelbus-provider-keyvalue-nats:keyvalue-nats (pixelbus)"
     "keyvalue-redb:pixelbus-provider-keyvalue-redb:keyvalue-redb (pixelbus)"

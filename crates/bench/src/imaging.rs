@@ -1,0 +1,155 @@
+//! Imaging, native vs Wasm: the same library (`pixelbus-imaging`) rendering the default variants
+//! of the same generated photos, called natively and as the `components/imaging` component in
+//! wasmtime (in-process, a fresh instance per call as the host does).
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{anyhow, Context as _};
+use image::codecs::jpeg::JpegEncoder;
+use pixelbus_imaging::{default_variants, Limits};
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Engine, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::stats::median;
+
+wasmtime::component::bindgen!({
+    path: "../../wit",
+    world: "pixelbus:imaging/imaging",
+});
+
+use pixelbus::imaging::types as wit;
+
+/// One image size's result: medians in milliseconds per render (decode + 3 variants + encode).
+pub struct ImagingRow {
+    pub label: String,
+    pub megapixels: f64,
+    pub jpeg_bytes: usize,
+    pub native_ms: f64,
+    pub wasm_ms: f64,
+}
+
+/// A deterministic photo-like picture (smooth light, edges, texture and noise, so JPEG sizes
+/// and decode work look like a camera's), encoded as a quality-90 JPEG.
+pub fn photo_jpeg(width: u32, height: u32, seed: u32) -> anyhow::Result<Vec<u8>> {
+    let mut noise = seed.wrapping_mul(2_654_435_761) | 1;
+    let picture = image::RgbImage::from_fn(width, height, |x, y| {
+        noise ^= noise << 13;
+        noise ^= noise >> 17;
+        noise ^= noise << 5;
+        let (u, v) = (x as f32 / width as f32, y as f32 / height as f32);
+        let sky = 1.0 - v;
+        let hill = ((u * 9.0).sin() * 0.08 + 0.6 - v).signum() * 0.5 + 0.5;
+        let texture = ((x as f32 * 0.21).sin() * (y as f32 * 0.17).cos()) * 18.0;
+        let grain = (noise % 23) as f32 - 11.0;
+        let channel = |base: f32| (base + texture + grain).clamp(0.0, 255.0) as u8;
+        image::Rgb([
+            channel(90.0 * sky + 60.0 * hill + 40.0 * u),
+            channel(140.0 * sky + 110.0 * hill * (1.0 - v)),
+            channel(220.0 * sky + 30.0 * hill),
+        ])
+    });
+    let mut out = Vec::new();
+    JpegEncoder::new_with_quality(&mut out, 90)
+        .encode_image(&picture)
+        .context("encoding the generated photo")?;
+    Ok(out)
+}
+
+struct Host {
+    wasi: WasiCtx,
+    table: ResourceTable,
+}
+
+impl WasiView for Host {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+/// The imaging component, compiled once, instantiated per call.
+pub struct WasmImaging {
+    engine: Engine,
+    pre: ImagingPre<Host>,
+}
+
+impl WasmImaging {
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let engine = Engine::default();
+        let component = Component::from_file(&engine, path)
+            .with_context(|| format!("loading {} (built by scripts/build)", path.display()))?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).context("linking WASI")?;
+        let pre = ImagingPre::new(linker.instantiate_pre(&component).context("pre-instantiating")?)
+            .context("the component does not have the imaging world's shape")?;
+        Ok(WasmImaging { engine, pre })
+    }
+
+    /// One render in a fresh instance; returns the variants' sizes.
+    pub fn render(&self, jpeg: &[u8]) -> anyhow::Result<Vec<(u32, u32)>> {
+        let host = Host { wasi: WasiCtx::builder().build(), table: ResourceTable::new() };
+        let mut store = Store::new(&self.engine, host);
+        let imaging = self.pre.instantiate(&mut store).context("instantiating")?;
+        let variants: Vec<wit::VariantSpec> = default_variants()
+            .into_iter()
+            .map(|v| wit::VariantSpec {
+                name: v.name,
+                max_width: v.max_width,
+                max_height: v.max_height,
+                fit: wit::Fit::Contain,
+                format: wit::OutputFormat::Jpeg,
+                quality: v.quality,
+            })
+            .collect();
+        let (_, rendered) = imaging
+            .pixelbus_imaging_resize()
+            .call_render(&mut store, jpeg, &variants)
+            .context("calling render")?
+            .map_err(|e| anyhow!("the component refused the image: {e}"))?;
+        Ok(rendered.iter().map(|r| (r.width, r.height)).collect())
+    }
+}
+
+fn native_render(jpeg: &[u8]) -> anyhow::Result<Vec<(u32, u32)>> {
+    let (_, rendered) = pixelbus_imaging::render(jpeg, &default_variants(), &Limits::default())?;
+    Ok(rendered.iter().map(|r| (r.width, r.height)).collect())
+}
+
+/// Milliseconds a call takes.
+fn time_ms(run: impl FnOnce() -> anyhow::Result<Vec<(u32, u32)>>) -> anyhow::Result<f64> {
+    let start = Instant::now();
+    run()?;
+    Ok(start.elapsed().as_secs_f64() * 1000.0)
+}
+
+/// 0.3, 2 and 12 MP photos; native and wasm runs interleaved per size so drift hits both.
+pub fn run(wasm_path: &Path, quick: bool) -> anyhow::Result<Vec<ImagingRow>> {
+    let wasm = WasmImaging::load(wasm_path)?;
+    let sizes: [(&str, u32, u32, usize); 3] =
+        [("0.3 MP", 640, 480, 15), ("2 MP", 1632, 1224, 9), ("12 MP", 4000, 3000, 5)];
+    let mut rows = Vec::new();
+    for (i, (label, width, height, reps)) in sizes.into_iter().enumerate() {
+        let reps = if quick { 2 } else { reps };
+        let jpeg = photo_jpeg(width, height, i as u32 + 1)?;
+        eprintln!("    imaging {label}: {width}x{height}, {} KiB JPEG, {reps} reps each", jpeg.len() / 1024);
+        // Warm-up: page in code and data for both.
+        let native_sizes = native_render(&jpeg)?;
+        let wasm_sizes = wasm.render(&jpeg)?;
+        anyhow::ensure!(native_sizes == wasm_sizes, "native and wasm disagree: {native_sizes:?} vs {wasm_sizes:?}");
+        let (mut native, mut wasm_runs) = (Vec::new(), Vec::new());
+        for _ in 0..reps {
+            native.push(time_ms(|| native_render(&jpeg))?);
+            wasm_runs.push(time_ms(|| wasm.render(&jpeg))?);
+        }
+        let (native_ms, wasm_ms) = (median(&native).unwrap_or(f64::NAN), median(&wasm_runs).unwrap_or(f64::NAN));
+        rows.push(ImagingRow {
+            label: label.to_string(),
+            megapixels: f64::from(width) * f64::from(height) / 1e6,
+            jpeg_bytes: jpeg.len(),
+            native_ms,
+            wasm_ms,
+        });
+    }
+    Ok(rows)
+}
