@@ -158,7 +158,12 @@ pub fn listing_is_newest_first(lattice: &Lattice) -> anyhow::Result<()> {
     ensure!(status == 200, "GET /images -> {status}");
     let list: Value = serde_json::from_slice(&body)?;
     let ids: Vec<&str> = list["jobs"].as_array().context("no jobs")?.iter().filter_map(|j| j["id"].as_str()).collect();
-    ensure!(ids == vec![b["id"].as_str().unwrap_or(""), a["id"].as_str().unwrap_or("")], "order {ids:?}");
+    ensure!(
+        ids == vec![b["id"].as_str().unwrap_or(""), a["id"].as_str().unwrap_or("")],
+        "order {ids:?}, uploaded first {} then {}",
+        a["id"],
+        b["id"]
+    );
     ensure!(list["next"].is_string(), "no next page link: {list}");
     Ok(())
 }
