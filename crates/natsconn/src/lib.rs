@@ -57,6 +57,38 @@ pub fn reject_unknown_keys(config: &HashMap<String, String>, allowed: &[&str]) -
     }
 }
 
+/// Reads the values of one link's config, each failure naming its key and value.
+pub struct ConfigReader<'a> {
+    config: &'a HashMap<String, String>,
+}
+
+impl<'a> ConfigReader<'a> {
+    pub fn new(config: &'a HashMap<String, String>) -> Self {
+        ConfigReader { config }
+    }
+
+    /// `key` has a value that can't be used, because `why`.
+    pub fn bad(&self, key: &str, why: impl Into<String>) -> ConfigError {
+        ConfigError::BadValue { key: key.to_string(), value: self.config.get(key).cloned().unwrap_or_default(), why: why.into() }
+    }
+
+    /// A whole number in `range`, or `default` when `key` is absent.
+    pub fn number<T>(&self, key: &str, default: T, range: std::ops::RangeInclusive<T>) -> Result<T, ConfigError>
+    where
+        T: std::str::FromStr + PartialOrd + std::fmt::Display,
+    {
+        match self.config.get(key) {
+            None => Ok(default),
+            Some(v) => v
+                .trim()
+                .parse::<T>()
+                .ok()
+                .filter(|n| range.contains(n))
+                .ok_or_else(|| self.bad(key, format!("expected a whole number in {}..={}", range.start(), range.end()))),
+        }
+    }
+}
+
 impl NatsSettings {
     /// Reads the connection keys; `secrets` win over `config` for credentials.
     pub fn from_config(config: &HashMap<String, String>, secrets: &HashMap<String, String>) -> Result<Self, ConfigError> {

@@ -7,10 +7,13 @@
 //! ```
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 pub use anyhow;
 pub use wasmcloud_provider_sdk;
+use tokio::sync::RwLock;
 use wasmcloud_provider_sdk::core::secrets::SecretValue;
+use wasmcloud_provider_sdk::Context;
 
 /// Logs to stderr (the host collects providers' stderr); `RUST_LOG` overrides the default.
 pub fn init_logging() {
@@ -24,6 +27,54 @@ pub fn init_logging() {
 /// A link's string secrets (binary ones are not used by our providers).
 pub fn secret_strings(secrets: &HashMap<String, SecretValue>) -> HashMap<String, String> {
     secrets.iter().filter_map(|(k, v)| v.as_string().map(|s| (k.clone(), s.to_string()))).collect()
+}
+
+/// A provider's links, keyed by (component id, link name): a component may link the same
+/// provider several times under different link names.
+pub struct LinkTable<L> {
+    links: RwLock<HashMap<(String, String), Arc<L>>>,
+}
+
+impl<L> Default for LinkTable<L> {
+    fn default() -> Self {
+        LinkTable { links: RwLock::new(HashMap::new()) }
+    }
+}
+
+/// A call came from a component and link name the provider has no link for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingLink {
+    pub component: String,
+    pub link_name: String,
+}
+
+impl<L> LinkTable<L> {
+    /// Adds a link; returns the one of the same component and name it replaced.
+    pub async fn insert(&self, component: &str, link_name: &str, link: L) -> Option<Arc<L>> {
+        self.links.write().await.insert((component.to_string(), link_name.to_string()), Arc::new(link))
+    }
+
+    pub async fn remove(&self, component: &str, link_name: &str) -> Option<Arc<L>> {
+        self.links.write().await.remove(&(component.to_string(), link_name.to_string()))
+    }
+
+    pub async fn len(&self) -> usize {
+        self.links.read().await.len()
+    }
+
+    /// Removes every link (at shutdown).
+    pub async fn drain(&self) -> Vec<Arc<L>> {
+        self.links.write().await.drain().map(|(_, link)| link).collect()
+    }
+
+    /// The link a call came through: the calling component and the link name in its context
+    /// (`default` when it names none).
+    pub async fn for_call(&self, cx: &Option<Context>) -> Result<Arc<L>, MissingLink> {
+        let component = cx.as_ref().and_then(|c| c.component.clone()).unwrap_or_default();
+        let link_name = cx.as_ref().map_or("default", Context::link_name).to_string();
+        let found = self.links.read().await.get(&(component.clone(), link_name.clone())).cloned();
+        found.ok_or(MissingLink { component, link_name })
+    }
 }
 
 /// Runs a provider until the host shuts it down: logging, the SDK's run loop, a wRPC client on

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use pixelbus_natsconn::{reject_unknown_keys, ConfigError, NatsSettings, CONNECTION_KEYS};
+use pixelbus_natsconn::{reject_unknown_keys, ConfigError, ConfigReader, NatsSettings, CONNECTION_KEYS};
 
 /// Keys of this provider on top of the connection keys.
 pub const BLOB_KEYS: &[&str] = &["bucket_prefix", "storage", "max_bytes", "ttl_seconds", "chunk_bytes", "replicas"];
@@ -48,37 +48,22 @@ impl BlobConfig {
     pub fn from_link(config: &HashMap<String, String>, secrets: &HashMap<String, String>) -> Result<Self, ConfigError> {
         let allowed: Vec<&str> = CONNECTION_KEYS.iter().chain(BLOB_KEYS).copied().collect();
         reject_unknown_keys(config, &allowed)?;
-        let bad = |key: &str, why: &str| ConfigError::BadValue {
-            key: key.to_string(),
-            value: config.get(key).cloned().unwrap_or_default(),
-            why: why.to_string(),
-        };
-        let number = |key: &str, default: i64, range: std::ops::RangeInclusive<i64>| -> Result<i64, ConfigError> {
-            match config.get(key) {
-                None => Ok(default),
-                Some(v) => v
-                    .trim()
-                    .parse::<i64>()
-                    .ok()
-                    .filter(|n| range.contains(n))
-                    .ok_or_else(|| bad(key, &format!("expected a whole number in {}..={}", range.start(), range.end()))),
-            }
-        };
+        let reader = ConfigReader::new(config);
         let bucket_prefix = config.get("bucket_prefix").cloned().unwrap_or_default();
         // The prefix alone need not be a whole bucket name, but may only hold bucket characters
         // and must leave room for a container name.
         if (!bucket_prefix.is_empty() && !valid_bucket(&bucket_prefix)) || bucket_prefix.len() >= MAX_BUCKET_LEN {
-            return Err(bad("bucket_prefix", "only letters, digits, '-' and '_' (bucket name characters), shorter than 200"));
+            return Err(reader.bad("bucket_prefix", "only letters, digits, '-' and '_' (bucket name characters), shorter than 200"));
         }
         let storage = match config.get("storage").map(|s| s.trim()) {
             None | Some("file") => StorageKind::File,
             Some("memory") => StorageKind::Memory,
-            Some(_) => return Err(bad("storage", "expected file or memory")),
+            Some(_) => return Err(reader.bad("storage", "expected file or memory")),
         };
-        let max_bytes = number("max_bytes", 0, 0..=i64::MAX)?;
-        let ttl_seconds = number("ttl_seconds", 0, 0..=i64::from(u32::MAX))?;
-        let chunk_bytes = number("chunk_bytes", DEFAULT_CHUNK_BYTES as i64, MIN_CHUNK_BYTES..=MAX_CHUNK_BYTES)?;
-        let replicas = number("replicas", 1, 1..=5)?;
+        let max_bytes = reader.number("max_bytes", 0, 0..=i64::MAX)?;
+        let ttl_seconds = reader.number("ttl_seconds", 0, 0..=i64::from(u32::MAX))?;
+        let chunk_bytes = reader.number("chunk_bytes", DEFAULT_CHUNK_BYTES as i64, MIN_CHUNK_BYTES..=MAX_CHUNK_BYTES)?;
+        let replicas = reader.number("replicas", 1, 1..=5)?;
         Ok(BlobConfig {
             nats: NatsSettings::from_config(config, secrets)?,
             bucket_prefix,

@@ -2,13 +2,13 @@
 
 use core::future::Future;
 use core::pin::Pin;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use bytes::Bytes;
 use futures::{FutureExt as _, Stream, StreamExt as _};
-use tokio::sync::{mpsc, RwLock};
+use tokio::sync::mpsc;
+use pixelbus_provider_main::{LinkTable, MissingLink};
 use tracing::{info, warn};
 use wasmcloud_provider_sdk::{Context, LinkConfig, LinkDeleteInfo, Provider};
 use wrpc_interface_blobstore::bindings::exports::wrpc::blobstore::blobstore::Handler;
@@ -24,15 +24,11 @@ const READ_AHEAD: usize = 2;
 const LIST_AHEAD: usize = 256;
 const LIST_BATCH: usize = 128;
 
-/// Links are keyed by (component id, link name): a component may link several NATS servers or
-/// prefixes under different link names.
+/// A component may link several NATS servers or prefixes under different link names.
 #[derive(Clone, Default)]
 pub struct BlobNatsProvider {
-    links: Arc<RwLock<Links>>,
+    links: Arc<LinkTable<Link>>,
 }
-
-/// Links by (component id, link name).
-type Links = HashMap<(String, String), Arc<Link>>;
 
 type Streamed<T> = Pin<Box<dyn Stream<Item = T> + Send>>;
 type Status = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
@@ -68,25 +64,22 @@ impl BlobNatsProvider {
             return Err(LinkError::ChunkTooBig { chunk_bytes: config.chunk_bytes, max_payload });
         }
         let js = config.nats.jetstream(client);
-        let link = Arc::new(Link { config, js });
-        self.links.write().await.insert((component.to_string(), link_name.to_string()), link);
+        self.links.insert(component, link_name, Link { config, js }).await;
         Ok(())
     }
 
     /// Drops a link and with it its NATS connection (once in-flight calls finish).
     pub async fn remove_link(&self, component: &str, link_name: &str) -> bool {
-        self.links.write().await.remove(&(component.to_string(), link_name.to_string())).is_some()
+        self.links.remove(component, link_name).await.is_some()
     }
 
     pub async fn link_count(&self) -> usize {
-        self.links.read().await.len()
+        self.links.len().await
     }
 
     async fn link(&self, cx: &Option<Context>) -> Result<Arc<Link>, BlobError> {
-        let component = cx.as_ref().and_then(|c| c.component.clone()).unwrap_or_default();
-        let link_name = cx.as_ref().map_or("default", Context::link_name).to_string();
-        let found = self.links.read().await.get(&(component.clone(), link_name.clone())).cloned();
-        found.ok_or(BlobError::NoLink { component, link_name })
+        let missing = |MissingLink { component, link_name }| BlobError::NoLink { component, link_name };
+        self.links.for_call(cx).await.map_err(missing)
     }
 }
 
@@ -113,7 +106,7 @@ impl Provider for BlobNatsProvider {
 
     async fn shutdown(&self) -> anyhow::Result<()> {
         // Dropping the links drops their NATS clients, which closes the connections.
-        self.links.write().await.clear();
+        self.links.drain().await;
         Ok(())
     }
 }

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use pixelbus_natsconn::{reject_unknown_keys, ConfigError, NatsSettings, CONNECTION_KEYS};
+use pixelbus_natsconn::{reject_unknown_keys, ConfigError, ConfigReader, NatsSettings, CONNECTION_KEYS};
 
 /// Keys of this provider on top of the connection keys.
 const KV_KEYS: &[&str] = &["bucket", "history", "ttl_seconds", "storage", "max_value_bytes"];
@@ -37,39 +37,24 @@ impl KvConfig {
     pub fn from_link(config: &HashMap<String, String>, secrets: &HashMap<String, String>) -> Result<Self, ConfigError> {
         let allowed: Vec<&str> = CONNECTION_KEYS.iter().chain(KV_KEYS).copied().collect();
         reject_unknown_keys(config, &allowed)?;
-        let bad = |key: &str, why: &str| ConfigError::BadValue {
-            key: key.to_string(),
-            value: config.get(key).cloned().unwrap_or_default(),
-            why: why.to_string(),
-        };
-        let number = |key: &str, default: i64, range: std::ops::RangeInclusive<i64>| -> Result<i64, ConfigError> {
-            match config.get(key) {
-                None => Ok(default),
-                Some(v) => v
-                    .trim()
-                    .parse::<i64>()
-                    .ok()
-                    .filter(|n| range.contains(n))
-                    .ok_or_else(|| bad(key, &format!("expected a whole number in {}..={}", range.start(), range.end()))),
-            }
-        };
+        let reader = ConfigReader::new(config);
         let bucket = config.get("bucket").cloned();
         if bucket.as_deref().is_some_and(|b| !valid_bucket(b)) {
-            return Err(bad("bucket", "bucket names are 1-64 letters, digits, '-' or '_'"));
+            return Err(reader.bad("bucket", "bucket names are 1-64 letters, digits, '-' or '_'"));
         }
-        let ttl_seconds = number("ttl_seconds", 0, 0..=i64::from(u32::MAX))?;
+        let ttl_seconds = reader.number("ttl_seconds", 0, 0..=i64::from(u32::MAX))?;
         let storage = match config.get("storage").map(String::as_str) {
             None | Some("file") => StorageKind::File,
             Some("memory") => StorageKind::Memory,
-            Some(_) => return Err(bad("storage", "expected file or memory")),
+            Some(_) => return Err(reader.bad("storage", "expected file or memory")),
         };
         Ok(KvConfig {
             nats: NatsSettings::from_config(config, secrets)?,
             bucket,
-            history: number("history", 1, 1..=64)?,
+            history: reader.number("history", 1, 1..=64)?,
             ttl: (ttl_seconds > 0).then(|| Duration::from_secs(ttl_seconds as u64)),
             storage,
-            max_value_bytes: number("max_value_bytes", 1024 * 1024, 1..=64 * 1024 * 1024)? as i32,
+            max_value_bytes: reader.number("max_value_bytes", 1024 * 1024, 1..=64 * 1024 * 1024)? as i32,
         })
     }
 

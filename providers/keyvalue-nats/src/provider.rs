@@ -8,6 +8,7 @@ use async_nats::jetstream::context::KeyValueErrorKind;
 use async_nats::jetstream::kv::{self, CreateErrorKind, Operation};
 use bytes::Bytes;
 use tokio::sync::RwLock;
+use pixelbus_provider_main::{LinkTable, MissingLink};
 use tracing::{info, warn};
 use wasmcloud_provider_sdk::{Context, LinkConfig, LinkDeleteInfo, Provider};
 
@@ -26,11 +27,10 @@ struct Link {
     stores: RwLock<HashMap<String, kv::Store>>,
 }
 
-/// Links are keyed by (component id, link name): a component may link several buckets under
-/// different link names.
+/// A component may link several buckets under different link names.
 #[derive(Clone, Default)]
 pub struct KvNatsProvider {
-    links: Arc<RwLock<HashMap<(String, String), Arc<Link>>>>,
+    links: Arc<LinkTable<Link>>,
 }
 
 type KvResult<T> = anyhow::Result<Result<T, store::Error>>;
@@ -58,28 +58,22 @@ impl KvNatsProvider {
             .await
             .with_context(|| format!("failed to connect to {}", config.nats.cluster_uri))?;
         let js = config.nats.jetstream(client);
-        let link = Arc::new(Link { config, js, stores: RwLock::default() });
-        self.links.write().await.insert((component.to_string(), link_name.to_string()), link);
+        self.links.insert(component, link_name, Link { config, js, stores: RwLock::default() }).await;
         Ok(())
     }
 
     pub async fn remove_link(&self, component: &str, link_name: &str) -> bool {
-        self.links.write().await.remove(&(component.to_string(), link_name.to_string())).is_some()
+        self.links.remove(component, link_name).await.is_some()
     }
 
     pub async fn link_count(&self) -> usize {
-        self.links.read().await.len()
+        self.links.len().await
     }
 
     async fn link(&self, cx: &Option<Context>) -> Result<Arc<Link>, store::Error> {
-        let component = cx.as_ref().and_then(|c| c.component.clone()).unwrap_or_default();
-        let link_name = cx.as_ref().map_or("default", Context::link_name).to_string();
-        self.links
-            .read()
-            .await
-            .get(&(component.clone(), link_name.clone()))
-            .cloned()
-            .ok_or_else(|| other(format!("component {component:?} has no keyvalue link named {link_name:?}")))
+        self.links.for_call(cx).await.map_err(|MissingLink { component, link_name }| {
+            other(format!("component {component:?} has no keyvalue link named {link_name:?}"))
+        })
     }
 
     /// The bucket behind `opened` for the calling link, created on first use.
@@ -142,7 +136,7 @@ impl Provider for KvNatsProvider {
 
     async fn shutdown(&self) -> anyhow::Result<()> {
         // Dropping the links drops their NATS clients, which closes the connections.
-        self.links.write().await.clear();
+        self.links.drain().await;
         Ok(())
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use bytes::Bytes;
-use tokio::sync::RwLock;
+use pixelbus_provider_main::{LinkTable, MissingLink};
 use tracing::{info, warn};
 use wasmcloud_provider_sdk::{Context, LinkConfig, LinkDeleteInfo, Provider};
 
@@ -21,13 +21,10 @@ struct Link {
     db: Arc<SharedDb>,
 }
 
-/// Links by (component id, link name): a component may link several files or buckets under
-/// different link names.
-type Links = HashMap<(String, String), Arc<Link>>;
-
+/// A component may link several files or buckets under different link names.
 #[derive(Clone, Default)]
 pub struct KvRedbProvider {
-    links: Arc<RwLock<Links>>,
+    links: Arc<LinkTable<Link>>,
 }
 
 type KvResult<T> = anyhow::Result<Result<T, store::Error>>;
@@ -73,8 +70,7 @@ impl KvRedbProvider {
         let db = tokio::task::spawn_blocking(move || SharedDb::open(&path))
             .await
             .map_err(|e| KvError::Task(e.to_string()))??;
-        let link = Arc::new(Link { config, db });
-        let replaced = self.links.write().await.insert((component.to_string(), link_name.to_string()), link);
+        let replaced = self.links.insert(component, link_name, Link { config, db }).await;
         drop_links(replaced.into_iter().collect()).await;
         Ok(())
     }
@@ -82,25 +78,20 @@ impl KvRedbProvider {
     /// Forgets a link; its database file closes once no other link (and no call in flight)
     /// uses it. Returns whether the link existed.
     pub async fn remove_link(&self, component: &str, link_name: &str) -> bool {
-        let removed = self.links.write().await.remove(&(component.to_string(), link_name.to_string()));
+        let removed = self.links.remove(component, link_name).await;
         let existed = removed.is_some();
         drop_links(removed.into_iter().collect()).await;
         existed
     }
 
     pub async fn link_count(&self) -> usize {
-        self.links.read().await.len()
+        self.links.len().await
     }
 
     async fn link(&self, cx: &Option<Context>) -> Result<Arc<Link>, store::Error> {
-        let component = cx.as_ref().and_then(|c| c.component.clone()).unwrap_or_default();
-        let link_name = cx.as_ref().map_or("default", Context::link_name).to_string();
-        self.links
-            .read()
-            .await
-            .get(&(component.clone(), link_name.clone()))
-            .cloned()
-            .ok_or_else(|| other(format!("component {component:?} has no keyvalue link named {link_name:?}")))
+        self.links.for_call(cx).await.map_err(|MissingLink { component, link_name }| {
+            other(format!("component {component:?} has no keyvalue link named {link_name:?}"))
+        })
     }
 
     /// The calling link's database and the table behind the bucket name it opened.
@@ -147,8 +138,7 @@ impl Provider for KvRedbProvider {
     }
 
     async fn shutdown(&self) -> anyhow::Result<()> {
-        let links: Vec<Arc<Link>> = self.links.write().await.drain().map(|(_, l)| l).collect();
-        drop_links(links).await;
+        drop_links(self.links.drain().await).await;
         Ok(())
     }
 }

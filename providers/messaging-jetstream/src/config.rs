@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use pixelbus_natsconn::{reject_unknown_keys, ConfigError, NatsSettings, CONNECTION_KEYS};
+use pixelbus_natsconn::{reject_unknown_keys, ConfigError, ConfigReader, NatsSettings, CONNECTION_KEYS};
 
 /// Keys describing the stream a link uses (both link kinds); the stream is created when missing.
 const STREAM_KEYS: &[&str] = &["stream", "subjects", "retention", "storage", "max_age_seconds"];
@@ -83,7 +83,7 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     fn bad(&self, key: &str, why: impl Into<String>) -> ConfigError {
-        ConfigError::BadValue { key: key.to_string(), value: self.config.get(key).cloned().unwrap_or_default(), why: why.into() }
+        ConfigReader::new(self.config).bad(key, why)
     }
 
     fn text(&self, key: &str) -> Option<&str> {
@@ -91,13 +91,10 @@ impl Reader<'_> {
     }
 
     fn number(&self, key: &str, default: u64, range: std::ops::RangeInclusive<u64>) -> Result<u64, ConfigError> {
+        // An empty value counts as absent here.
         match self.text(key) {
             None => Ok(default),
-            Some(v) => v
-                .parse::<u64>()
-                .ok()
-                .filter(|n| range.contains(n))
-                .ok_or_else(|| self.bad(key, format!("expected a whole number in {}..={}", range.start(), range.end()))),
+            Some(_) => ConfigReader::new(self.config).number(key, default, range),
         }
     }
 
