@@ -128,3 +128,93 @@ lattice_env() {
 }
 
 pid_alive() { [[ -n "${1:-}" ]] && kill -0 "$1" 2>/dev/null; }
+
+# app_settled NAME VERSION: succeed when the lattice runs exactly what that manifest version
+# asks for: its providers (and no provider another version of the app left running), its
+# components, and its links with their targets and config names (and no link an older version
+# left). wadm reports an upgrade Deployed before it has cleaned up the previous version, so a
+# swap of bindings is only done when this holds. Prints the first difference otherwise.
+app_settled() { _app_lattice_diff check "$@"; }
+
+# missing_links NAME VERSION: the manifest's links that are not on the lattice at all, one per
+# line as tab-separated `wash link put` arguments.
+missing_links() { _app_lattice_diff missing "$@"; }
+
+_app_lattice_diff() {
+    local mode="$1" manifest inventory links
+    manifest="$(wash app get "$2" "$3" -o json)" || return 1
+    inventory="$(wash get inventory -o json)" || return 1
+    links="$(wash link query -o json)" || return 1
+    python3 - "$mode" "$manifest" "$inventory" "$links" <<'PY'
+import json, re, sys
+
+mode = sys.argv[1]
+manifest = json.loads(sys.argv[2])["application"]
+inventories = json.loads(sys.argv[3])["inventories"]
+actual_links = json.loads(sys.argv[4]).get("links", [])
+app = manifest["metadata"]["name"]
+
+def wadm_name(name):  # how wadm names an unnamed component or an inline config
+    return re.sub(r"[^a-z0-9]", "_", app.lower()) + "-" + re.sub(r"[^a-z0-9]", "_", name.lower())
+
+def config_names(configs):
+    return sorted(c["name"] if c.get("properties") is None else wadm_name(c["name"]) for c in configs or [])
+
+specs = manifest["spec"]["components"]
+ids = {c["name"]: c["properties"].get("id") or wadm_name(c["name"]) for c in specs}
+providers = {ids[c["name"]] for c in specs if c["type"] == "capability"}
+components = {ids[c["name"]] for c in specs if c["type"] == "component"}
+expected, interfaces = {}, {}
+for c in specs:
+    for trait in c.get("traits") or []:
+        if trait["type"] != "link":
+            continue
+        p = trait["properties"]
+        key = (ids[c["name"]], p["namespace"], p["package"], p.get("name") or "default")
+        expected[key] = (ids[p["target"]["name"]],
+                         config_names((p.get("source") or {}).get("config")),
+                         config_names(p["target"].get("config")))
+        interfaces[key] = p["interfaces"]
+
+if mode == "missing":
+    present = {(l["source_id"], l["wit_namespace"], l["wit_package"], l["name"]) for l in actual_links}
+    for key in sorted(set(expected) - present):
+        target, source_config, target_config = expected[key]
+        args = [key[0], target, key[1], key[2], "--link-name", key[3]]
+        args += [a for i in interfaces[key] for a in ("--interface", i)]
+        args += [a for c in source_config for a in ("--source-config", c)]
+        args += [a for c in target_config for a in ("--target-config", c)]
+        print("\t".join(args))
+    sys.exit(0)
+
+running_providers = {p["id"] for inv in inventories for p in inv["providers"]}
+stale = {p["id"] for inv in inventories for p in inv["providers"]
+         if p.get("annotations", {}).get("wasmcloud.dev/appspec") == app} - providers
+running_components = {c["id"] for inv in inventories for c in inv["components"]}
+
+def fail(why):
+    print(why)
+    sys.exit(1)
+
+for missing in sorted(providers - running_providers):
+    fail(f"provider {missing} is not running")
+for missing in sorted(components - running_components):
+    fail(f"component {missing} is not running")
+for extra in sorted(stale):
+    fail(f"provider {extra} from another version still runs")
+ours = providers | components | stale
+seen = set()
+for link in actual_links:
+    key = (link["source_id"], link["wit_namespace"], link["wit_package"], link["name"])
+    if key[0] not in ours and link["target"] not in ours:
+        continue
+    got = (link["target"], sorted(link.get("source_config") or []), sorted(link.get("target_config") or []))
+    if key not in expected:
+        fail(f"link {'/'.join(key)} -> {link['target']} from another version is still there")
+    if got != expected[key]:
+        fail(f"link {'/'.join(key)} is {got}, the manifest wants {expected[key]}")
+    seen.add(key)
+for key in sorted(set(expected) - seen):
+    fail(f"link {'/'.join(key)} -> {expected[key][0]} is missing")
+PY
+}

@@ -135,6 +135,18 @@ pub fn process(
         finish_failed(platform, &mut job, &why)?;
         return Ok(Outcome::Failed(why));
     };
+    // The record says how many bytes were accepted. Fewer means the original is still being
+    // stored (blobstore-fs returns from a write before its file is complete) or was cut short on
+    // the way: try again later rather than fail a good image for good.
+    if source.len() as u64 != job.source.bytes {
+        return Err(format!(
+            "original {}/{} has {} bytes, the job accepted {}: not fully stored yet",
+            job.original.container,
+            job.original.object,
+            source.len(),
+            job.source.bytes
+        ));
+    }
     let rendered = match render(&source, &job.requested, limits) {
         Ok((_, rendered)) => rendered,
         Err(err) => {

@@ -225,3 +225,20 @@ fn delete_removes_the_record_and_every_blob() {
     assert!(m.objects.borrow().is_empty(), "left: {:?}", m.objects.borrow().keys().collect::<Vec<_>>());
     assert!(m.jobs.borrow().is_empty());
 }
+
+#[test]
+fn an_original_not_fully_stored_yet_is_retried_not_failed() {
+    let m = Memory::default();
+    let image = jpeg(64, 64);
+    let job = accept(&m, Original::Upload(&image), default_variants(), &Limits::default()).expect("accepted");
+    let key = (CONTAINER_ORIGINALS.to_string(), job.id.to_string());
+    // What a reader sees while the upload's file is still being written: a prefix, or nothing.
+    for partial in [Vec::new(), image[..image.len() / 2].to_vec()] {
+        m.objects.borrow_mut().insert(key.clone(), partial);
+        let retry = process(&m, &m.work_message(), &Limits::default(), 5);
+        assert!(matches!(retry, Err(ref why) if why.contains("not fully stored yet")), "{retry:?}");
+        assert_eq!(m.get_job(&job.id).expect("get").expect("job").status, Status::Processing);
+    }
+    m.objects.borrow_mut().insert(key, image);
+    assert_eq!(process(&m, &m.work_message(), &Limits::default(), 5), Ok(Outcome::Done));
+}

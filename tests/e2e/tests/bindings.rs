@@ -1,7 +1,11 @@
 //! Swapping bindings by manifest alone, run against the lattice brought up in `lattice.rs`: the
 //! same component bytes redeployed with other providers (keyvalue-redb, blobstore-nats), each
-//! driven through the real host by a whole job.
+//! driven through the real host by a whole job, with uploads arriving all through each swap.
+//! `scripts/up` returns only once the lattice runs exactly the new manifest, so the first upload
+//! after it must already land in the new bindings.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{ensure, Context as _};
@@ -10,15 +14,27 @@ use serde_json::Value;
 
 /// Deploys `manifest` (relative to the repository) as the next version of the app, waits for it,
 /// then runs one upload to `done` and returns the job id.
+/// Uploads keep arriving during the swap; the app must keep accepting them.
 fn deploy_and_run_a_job(lattice: &Lattice, manifest: &str) -> anyhow::Result<String> {
+    let base = lattice.base_url();
+    let traffic = UploadsDuringSwap::start(&base);
     let status = lattice
         .script("up")
         .args(["--no-build", "--manifest"])
         .arg(repo_root().join(manifest))
         .status()
         .context("scripts/up --manifest")?;
+    let (accepted, refused) = traffic.stop();
     ensure!(status.success(), "scripts/up --manifest {manifest} failed: {status}");
-    let base = lattice.base_url();
+    // wadm replaces a changed link by deleting the old one and putting the new one (the host
+    // refuses a second target for the same link), so an upload landing in between fails; the
+    // app must keep serving around those moments, and fully once scripts/up returns (below).
+    println!(
+        "swap to {manifest}: {accepted} uploads accepted during the swap, {} refused{}",
+        refused.len(),
+        refused.first().map(|e| format!(" (first: {e})")).unwrap_or_default()
+    );
+    ensure!(accepted > 0, "swap to {manifest}: no upload was accepted during the swap");
     let (status, accepted) = post(&format!("{base}/images"), "image/jpeg", &test_jpeg(320, 240))?;
     ensure!(status == 202, "{manifest}: upload -> {status}: {accepted}");
     let id = accepted["id"].as_str().context("no id")?.to_string();
@@ -36,18 +52,49 @@ fn deploy_and_run_a_job(lattice: &Lattice, manifest: &str) -> anyhow::Result<Str
     Ok(id)
 }
 
+/// A client uploading small images back to back, on its own thread, until stopped.
+struct UploadsDuringSwap {
+    stop: Arc<AtomicBool>,
+    worker: std::thread::JoinHandle<(usize, Vec<String>)>,
+}
+
+impl UploadsDuringSwap {
+    fn start(base: &str) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let url = format!("{base}/images");
+        let worker = std::thread::spawn({
+            let stop = Arc::clone(&stop);
+            move || {
+                let image = test_jpeg(64, 48);
+                let (mut accepted, mut refused) = (0, Vec::new());
+                while !stop.load(Ordering::Relaxed) {
+                    match post(&url, "image/jpeg", &image) {
+                        Ok((202, _)) => accepted += 1,
+                        Ok((status, body)) => refused.push(format!("{status} {body}")),
+                        Err(e) => refused.push(format!("{e:#}")),
+                    }
+                    std::thread::sleep(Duration::from_millis(250));
+                }
+                (accepted, refused)
+            }
+        });
+        Self { stop, worker }
+    }
+
+    fn stop(self) -> (usize, Vec<String>) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.worker.join().unwrap_or_else(|_| (0, vec!["the upload thread panicked".into()]))
+    }
+}
+
 /// The component configs wadm put for `manifest` are still there after the deploy settled: a
 /// host started from here on (a restart, a scale-out) fetches them to start the components.
-/// Manifests sharing config names lost them on a swap (the old version's clean-up ran after the
-/// new version's put).
+/// Every manifest names them alike with the same content, so wadm keeps one scaler for them; an
+/// image reference that differed between manifests (unnormalised paths) made their scalers
+/// differ, and the old version's clean-up deleted them by name after the new version's put.
 fn component_configs_present(lattice: &Lattice, manifest: &str) -> anyhow::Result<()> {
-    let flavor = match manifest {
-        "deploy/edge.yaml" => "edge_",
-        "deploy/cloud.yaml" => "cloud_",
-        _ => "",
-    };
     for (component, key) in [("api", "max_bytes"), ("thumbnailer", "max_attempts")] {
-        let config = format!("pixelbus-pixelbus_{flavor}{component}_settings");
+        let config = format!("pixelbus-pixelbus_{component}_settings");
         let stored = lattice.wash(&["config", "get", &config]).unwrap_or_else(|e| e.to_string());
         ensure!(stored.contains(key), "after deploying {manifest}, config {config} lacks {key}: {stored}");
     }

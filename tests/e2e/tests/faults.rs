@@ -10,6 +10,8 @@ use serde_json::Value;
 
 /// Jobs in flight when the host is killed.
 const JOBS: usize = 30;
+/// Clients uploading them at once.
+const UPLOADERS: usize = 6;
 
 /// A process as it was started: program, arguments, environment.
 struct Launch {
@@ -84,17 +86,36 @@ pub fn host_killed_mid_load_loses_no_job(lattice: &Lattice) -> anyhow::Result<()
     ensure!(group == host, "the host {host} does not lead its process group ({group}); its providers would outlive it");
 
     let base = lattice.base_url();
-    let mut ids = Vec::with_capacity(JOBS);
-    for i in 0..JOBS {
-        let (status, accepted) = post(&format!("{base}/images"), "image/jpeg", &test_jpeg(1600 + i as u32, 1200))?;
-        ensure!(status == 202, "upload {i} -> {status}: {accepted}");
-        ids.push(accepted["id"].as_str().context("no id")?.to_string());
-    }
+    // Uploads from several clients at once, so they arrive faster than the thumbnailers drain
+    // them (one client at a time let the thumbnailers keep up).
+    let images: Vec<Vec<u8>> = (0..JOBS).map(|i| test_jpeg(1600 + i as u32, 1200)).collect();
+    let uploads: Vec<anyhow::Result<String>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = images
+            .chunks(JOBS.div_ceil(UPLOADERS))
+            .map(|chunk| {
+                let url = format!("{base}/images");
+                scope.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|image| {
+                            let (status, accepted) = post(&url, "image/jpeg", image)?;
+                            ensure!(status == 202, "upload -> {status}: {accepted}");
+                            Ok(accepted["id"].as_str().context("no id")?.to_string())
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().unwrap_or_else(|_| vec![Err(anyhow::anyhow!("uploader panicked"))])).collect()
+    });
+    let ids: Vec<String> = uploads.into_iter().collect::<anyhow::Result<_>>()?;
     // Kill as soon as the uploads are in: the thumbnailers are busy, most jobs still queued.
-    let finished_before = ids.iter().filter(|id| job(lattice, id).is_ok_and(|j| j["status"] == "done")).count();
     let killed = Command::new("kill").args(["-KILL", "--", &format!("-{group}")]).status()?;
     ensure!(killed.success(), "kill -KILL -{group} failed");
     wait_for("the host to die", Duration::from_secs(10), || Ok((!pid_alive(host)).then_some(())))?;
+    // Done events outlive the host (JetStream): what finished before the kill.
+    let done_before_kill = done_events(lattice)?;
+    let finished_before = ids.iter().filter(|id| done_before_kill.contains_key(*id)).count();
     ensure!(finished_before < JOBS, "all {JOBS} jobs finished before the kill; nothing was in flight");
 
     // A replacement host: same program, arguments and environment, a new host id. Started
@@ -134,6 +155,16 @@ pub fn host_killed_mid_load_loses_no_job(lattice: &Lattice) -> anyhow::Result<()
         }
     }
 
+    // Jobs can finish while wadm is still placing the app on the new host (the thumbnailer runs
+    // before every api link is back); scripts/up returns once the lattice runs the manifest
+    // again, and from there every variant must be served.
+    let settled = lattice.script("up").arg("--no-build").status().context("scripts/up after the host kill")?;
+    ensure!(settled.success(), "the lattice did not settle on the replacement host: {settled}");
+    let host_tail = || {
+        let log = std::fs::read_to_string(&host_log).unwrap_or_default();
+        log.lines().rev().take(30).collect::<Vec<_>>().join("\n")
+    };
+
     let blobs = lattice.state_dir.join("blobs/pixelbus-variants");
     let mut lost = 0;
     for (id, job) in ids.iter().zip(&jobs) {
@@ -148,7 +179,8 @@ pub fn host_killed_mid_load_loses_no_job(lattice: &Lattice) -> anyhow::Result<()
         let files = std::fs::read_dir(blobs.join(id)).map(|d| d.count()).unwrap_or(0);
         ensure!(files == variants.len(), "job {id}: {files} variant files for {} variants", variants.len());
         for v in variants {
-            let (status, _, bytes) = get(&format!("{base}{}", v["url"].as_str().context("variant url")?))?;
+            let url = format!("{base}{}", v["url"].as_str().context("variant url")?);
+            let (status, _, bytes) = get(&url).with_context(|| format!("replacement host log, newest first:\n{}", host_tail()))?;
             ensure!(status == 200, "variant {v} -> {status}");
             let image = image::load_from_memory(&bytes).with_context(|| format!("variant {v} does not decode"))?;
             ensure!(
