@@ -46,6 +46,20 @@ fn job(lattice: &Lattice, id: &str) -> anyhow::Result<Value> {
     Ok(serde_json::from_slice(&body)?)
 }
 
+/// Copies both hosts' logs next to the scripts' logs ($PIXELBUS_HOME/logs): the lattice's state
+/// directory is purged when the tests end.
+fn keep_logs(lattice: &Lattice, replacement: &std::path::Path) {
+    let Some(logs) = lattice.state_dir.parent().and_then(|s| s.parent()).map(|home| home.join("logs")) else {
+        return;
+    };
+    for (from, name) in [(lattice.state_dir.join("wash/wasmcloud.log"), "faults-killed-host.log"), (replacement.to_path_buf(), "faults-replacement-host.log")] {
+        match std::fs::copy(&from, logs.join(name)) {
+            Ok(_) => eprintln!("kept {} as {}", from.display(), logs.join(name).display()),
+            Err(e) => eprintln!("could not keep {}: {e}", from.display()),
+        }
+    }
+}
+
 /// Done events per job id, read back from the PIXELBUS_EVENTS stream.
 fn done_events(lattice: &Lattice) -> anyhow::Result<HashMap<String, usize>> {
     let runtime = tokio::runtime::Runtime::new()?;
@@ -150,6 +164,7 @@ pub fn host_killed_mid_load_loses_no_job(lattice: &Lattice) -> anyhow::Result<()
                 let log = std::fs::read_to_string(&host_log).unwrap_or_default();
                 let tail: Vec<&str> = log.lines().rev().take(20).collect();
                 let status = lattice.wash(&["app", "status", "pixelbus"]).unwrap_or_default();
+                keep_logs(lattice, &host_log);
                 bail!("{e:#}\nwash app status:\n{status}\nreplacement host log (last lines, newest first):\n{}", tail.join("\n"));
             }
         }
