@@ -142,7 +142,12 @@ missing_links() { _app_lattice_diff missing "$@"; }
 
 _app_lattice_diff() {
     local mode="$1" manifest inventory links
-    manifest="$(wash app get "$2" "$3" -o json)" || return 1
+    # A stored version never changes: fetch its manifest once per version, not on every poll.
+    if [[ "${_pb_manifest_of:-}" != "$2 $3" ]]; then
+        _pb_manifest="$(wash app get "$2" "$3" -o json)" || return 1
+        _pb_manifest_of="$2 $3"
+    fi
+    manifest="$_pb_manifest"
     inventory="$(wash get inventory -o json)" || return 1
     links="$(wash link query -o json)" || return 1
     python3 - "$mode" "$manifest" "$inventory" "$links" <<'PY'

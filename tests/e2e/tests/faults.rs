@@ -153,6 +153,10 @@ pub fn host_killed_mid_load_loses_no_job(lattice: &Lattice) -> anyhow::Result<()
 
     // wadm reaps the dead host (missed heartbeats), places the app on the new one; JetStream
     // redelivers what the dead host held once its ack wait passes.
+    let host_tail = || {
+        let log = std::fs::read_to_string(&host_log).unwrap_or_default();
+        log.lines().rev().take(30).collect::<Vec<_>>().join("\n")
+    };
     let mut jobs = Vec::with_capacity(JOBS);
     for id in &ids {
         let finished = wait_for(&format!("job {id} to finish after the host kill"), Duration::from_secs(240), || {
@@ -161,11 +165,9 @@ pub fn host_killed_mid_load_loses_no_job(lattice: &Lattice) -> anyhow::Result<()
         match finished {
             Ok(job) => jobs.push(job),
             Err(e) => {
-                let log = std::fs::read_to_string(&host_log).unwrap_or_default();
-                let tail: Vec<&str> = log.lines().rev().take(20).collect();
                 let status = lattice.wash(&["app", "status", "pixelbus"]).unwrap_or_default();
                 keep_logs(lattice, &host_log);
-                bail!("{e:#}\nwash app status:\n{status}\nreplacement host log (last lines, newest first):\n{}", tail.join("\n"));
+                bail!("{e:#}\nwash app status:\n{status}\nreplacement host log (last lines, newest first):\n{}", host_tail());
             }
         }
     }
@@ -175,10 +177,6 @@ pub fn host_killed_mid_load_loses_no_job(lattice: &Lattice) -> anyhow::Result<()
     // again, and from there every variant must be served.
     let settled = lattice.script("up").arg("--no-build").status().context("scripts/up after the host kill")?;
     ensure!(settled.success(), "the lattice did not settle on the replacement host: {settled}");
-    let host_tail = || {
-        let log = std::fs::read_to_string(&host_log).unwrap_or_default();
-        log.lines().rev().take(30).collect::<Vec<_>>().join("\n")
-    };
 
     let blobs = lattice.state_dir.join("blobs/pixelbus-variants");
     let mut lost = 0;
