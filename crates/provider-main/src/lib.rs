@@ -6,10 +6,17 @@
 //! }
 //! ```
 
+mod catch_up;
+mod tracked;
+
+pub use catch_up::{keep_links_caught_up, lattice_links, CatchUpError, LatticeLink, ServedLinks};
+pub use tracked::TrackedLinks;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
 pub use anyhow;
+pub use tokio;
 pub use wasmcloud_provider_sdk;
 use tokio::sync::RwLock;
 use wasmcloud_provider_sdk::core::secrets::SecretValue;
@@ -58,6 +65,10 @@ impl<L> LinkTable<L> {
         self.links.write().await.remove(&(component.to_string(), link_name.to_string()))
     }
 
+    pub async fn contains(&self, component: &str, link_name: &str) -> bool {
+        self.links.read().await.contains_key(&(component.to_string(), link_name.to_string()))
+    }
+
     pub async fn len(&self) -> usize {
         self.links.read().await.len()
     }
@@ -78,15 +89,39 @@ impl<L> LinkTable<L> {
 }
 
 /// Runs a provider until the host shuts it down: logging, the SDK's run loop, a wRPC client on
-/// the provider's key, and its exports served by `$serve` (the bindings' generated `serve`).
+/// the provider's key, its exports served by `$serve` (the bindings' generated `serve`), and the
+/// link catch-up ([`keep_links_caught_up`]) beside them. The provider says which links it serves
+/// ([`ServedLinks`]); one from another crate goes through [`serve_tracked!`] instead.
 /// A macro, not a function: `$serve`'s future borrows the client it is handed.
 #[macro_export]
 macro_rules! serve {
     ($provider:expr, $name:expr, $serve:path) => {{
+        let provider = $provider;
+        $crate::serve_split!(provider.clone(), provider, $name, $serve)
+    }};
+}
+
+/// [`serve!`] for a provider that does not implement [`ServedLinks`]: links go through a
+/// [`TrackedLinks`] wrapper that records what it accepted; exports go to the provider itself
+/// (both share the provider's state, as its clones do).
+#[macro_export]
+macro_rules! serve_tracked {
+    ($provider:expr, $name:expr, $serve:path) => {{
+        let provider = $provider;
+        $crate::serve_split!($crate::TrackedLinks::new(provider.clone()), provider, $name, $serve)
+    }};
+}
+
+/// The body of [`serve!`]: `$links` receives the host's links and is caught up, `$exports`
+/// answers calls.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! serve_split {
+    ($links:expr, $exports:expr, $name:expr, $serve:path) => {{
         use $crate::anyhow::Context as _;
         $crate::init_logging();
-        let provider = $provider;
-        let shutdown = $crate::wasmcloud_provider_sdk::run_provider(provider.clone(), $name)
+        let links = $links;
+        let shutdown = $crate::wasmcloud_provider_sdk::run_provider(links.clone(), $name)
             .await
             .context("failed to start the provider")?;
         let connection = $crate::wasmcloud_provider_sdk::get_connection();
@@ -94,8 +129,11 @@ macro_rules! serve {
             .get_wrpc_client(connection.provider_key())
             .await
             .context("failed to create the wRPC client")?;
-        $crate::wasmcloud_provider_sdk::serve_provider_exports(&wrpc, provider, shutdown, $serve)
+        let catch_up = $crate::tokio::spawn($crate::keep_links_caught_up(links, connection));
+        let served = $crate::wasmcloud_provider_sdk::serve_provider_exports(&wrpc, $exports, shutdown, $serve)
             .await
-            .context("provider exports stopped")
+            .context("provider exports stopped");
+        catch_up.abort();
+        served
     }};
 }

@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use bytes::Bytes;
 use futures::{FutureExt as _, Stream, StreamExt as _};
 use tokio::sync::mpsc;
-use pixelbus_provider_main::{LinkTable, MissingLink};
+use pixelbus_provider_main::{LinkTable, MissingLink, ServedLinks};
 use tracing::{info, warn};
 use wasmcloud_provider_sdk::{Context, LinkConfig, LinkDeleteInfo, Provider};
 use wrpc_interface_blobstore::bindings::exports::wrpc::blobstore::blobstore::Handler;
@@ -80,6 +80,12 @@ impl BlobNatsProvider {
     async fn link(&self, cx: &Option<Context>) -> Result<Arc<Link>, BlobError> {
         let missing = |MissingLink { component, link_name }| BlobError::NoLink { component, link_name };
         self.links.for_call(cx).await.map_err(missing)
+    }
+}
+
+impl ServedLinks for BlobNatsProvider {
+    async fn serves_calls_from(&self, component: &str, link_name: &str) -> bool {
+        self.links.contains(component, link_name).await
     }
 }
 

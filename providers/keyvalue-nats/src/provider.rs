@@ -8,7 +8,7 @@ use async_nats::jetstream::context::KeyValueErrorKind;
 use async_nats::jetstream::kv::{self, CreateErrorKind, Operation};
 use bytes::Bytes;
 use tokio::sync::RwLock;
-use pixelbus_provider_main::{LinkTable, MissingLink};
+use pixelbus_provider_main::{LinkTable, MissingLink, ServedLinks};
 use tracing::{info, warn};
 use wasmcloud_provider_sdk::{Context, LinkConfig, LinkDeleteInfo, Provider};
 
@@ -113,6 +113,12 @@ impl KvNatsProvider {
         };
         link.stores.write().await.insert(name, opened.clone());
         Ok(opened)
+    }
+}
+
+impl ServedLinks for KvNatsProvider {
+    async fn serves_calls_from(&self, component: &str, link_name: &str) -> bool {
+        self.links.contains(component, link_name).await
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use bytes::Bytes;
-use pixelbus_provider_main::{LinkTable, MissingLink};
+use pixelbus_provider_main::{LinkTable, MissingLink, ServedLinks};
 use tracing::{info, warn};
 use wasmcloud_provider_sdk::{Context, LinkConfig, LinkDeleteInfo, Provider};
 
@@ -113,6 +113,12 @@ fn check_size(link: &Link, key: &str, value: &[u8]) -> Result<(), store::Error> 
         return Err(other(KvError::TooLarge { key: key.to_string(), len: value.len(), max }));
     }
     Ok(())
+}
+
+impl ServedLinks for KvRedbProvider {
+    async fn serves_calls_from(&self, component: &str, link_name: &str) -> bool {
+        self.links.contains(component, link_name).await
+    }
 }
 
 impl Provider for KvRedbProvider {

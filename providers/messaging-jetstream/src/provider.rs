@@ -425,6 +425,16 @@ async fn stop_handler(mut link: HandlerLink) {
     }
 }
 
+impl pixelbus_provider_main::ServedLinks for JetStreamProvider {
+    async fn serves_calls_from(&self, component: &str, link_name: &str) -> bool {
+        self.publishers.read().await.contains_key(&(component.to_string(), link_name.to_string()))
+    }
+
+    async fn serves_calls_to(&self, component: &str, link_name: &str) -> bool {
+        self.handlers.read().await.contains_key(&(component.to_string(), link_name.to_string()))
+    }
+}
+
 impl Provider for JetStreamProvider {
     /// A component links to us to publish (`consumer`).
     async fn receive_link_config_as_target(&self, link: LinkConfig<'_>) -> anyhow::Result<()> {

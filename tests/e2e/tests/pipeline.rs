@@ -7,7 +7,7 @@ use pixelbus_e2e::{delete, get, post, test_jpeg, wait_for, Lattice};
 use serde_json::Value;
 
 /// Polls the job until it is done (or failed), returning its JSON.
-fn wait_done(lattice: &Lattice, id: &str) -> anyhow::Result<Value> {
+pub fn wait_done(lattice: &Lattice, id: &str) -> anyhow::Result<Value> {
     let url = format!("{}/images/{id}", lattice.base_url());
     wait_for(&format!("job {id} to finish"), Duration::from_secs(60), || {
         let (status, _, body) = get(&url)?;
