@@ -21,7 +21,8 @@ mod http;
 mod exports {
     use pixelbus_guest::bindings::wasmcloud::messaging::types::BrokerMessage;
     use pixelbus_guest::WasiPlatform;
-    use pixelbus_jobs::{LogLevel, Platform};
+    use pixelbus_jobs::pipeline::give_up;
+    use pixelbus_jobs::{LogLevel, Platform, SUBJECT_DEAD};
 
     use crate::bindings::exports::wasi::http::incoming_handler::Guest as HttpGuest;
     use crate::bindings::exports::wasmcloud::messaging::handler::Guest as MessagingGuest;
@@ -52,6 +53,9 @@ mod exports {
     impl MessagingGuest for Api {
         fn handle_message(msg: BrokerMessage) -> Result<(), String> {
             let platform = WasiPlatform::new("pixelbus-api");
+            if msg.subject == SUBJECT_DEAD {
+                return give_up(&platform, &msg.body).map(|_| ());
+            }
             let settings = platform.settings().map_err(|e| e.0)?;
             let (reply, outcome) = submit::handle(&platform, &settings, &msg.body);
             if let Some(reply_to) = msg.reply_to.filter(|r| !r.is_empty()) {

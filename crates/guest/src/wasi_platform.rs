@@ -155,6 +155,22 @@ impl Platform for WasiPlatform {
             .map_err(|e| format!("blobstore delete {container}/{object}: {e}"))
     }
 
+    fn object_size(&self, container: &str, object: &str) -> Result<Option<u64>, String> {
+        let c = self.container(container)?;
+        match c.object_info(object) {
+            Ok(info) => Ok(Some(info.size)),
+            // Errors are strings: ask whether the object exists to tell "none" from a failure.
+            Err(e) => match c.has_object(object) {
+                Ok(false) => Ok(None),
+                _ => Err(format!("blobstore object-info {container}/{object}: {e}")),
+            },
+        }
+    }
+
+    fn pause_ms(&self, ms: u64) {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
+
     fn publish(&self, subject: &str, body: &[u8]) -> Result<(), String> {
         consumer::publish(&BrokerMessage {
             subject: subject.to_string(),

@@ -8,8 +8,32 @@ use crate::platform::{LogLevel, Platform};
 use crate::record::ObjectRef;
 use crate::{
     original_object, variant_object, Job, JobId, WorkMessage, CONTAINER_ORIGINALS,
-    CONTAINER_VARIANTS, SUBJECT_DONE, SUBJECT_FAILED, SUBJECT_WORK,
+    CONTAINER_VARIANTS, SUBJECT_DEAD, SUBJECT_DONE, SUBJECT_FAILED, SUBJECT_WORK,
 };
+
+/// How long a write may take to show its full size in the store, and how often to look.
+const STORED_WAIT_MS: u64 = 5_000;
+const STORED_POLL_MS: u64 = 20;
+
+/// Returns once `container/object` holds `len` bytes. A store can acknowledge a write before it
+/// is complete (blobstore-fs finishes the file after answering), and a crash in that moment
+/// leaves the object cut short: nothing is reported accepted or done over such an object.
+fn wait_fully_stored(platform: &impl Platform, container: &str, object: &str, len: usize) -> Result<(), String> {
+    let expected = len as u64;
+    let mut waited = 0;
+    loop {
+        let size = platform.object_size(container, object)?;
+        if size == Some(expected) {
+            return Ok(());
+        }
+        if waited >= STORED_WAIT_MS {
+            let held = size.map_or_else(|| "nothing".to_string(), |s| format!("{s} bytes"));
+            return Err(format!("{container}/{object} holds {held} {waited} ms after {expected} bytes were written: not fully stored"));
+        }
+        platform.pause_ms(STORED_POLL_MS);
+        waited += STORED_POLL_MS;
+    }
+}
 
 /// Why an image was not accepted as a job.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +100,7 @@ pub fn accept(
             platform
                 .write_object(CONTAINER_ORIGINALS, &object, bytes)
                 .map_err(AcceptError::Unavailable)?;
+            wait_fully_stored(platform, CONTAINER_ORIGINALS, &object, bytes.len()).map_err(AcceptError::Unavailable)?;
             ObjectRef { container: CONTAINER_ORIGINALS.to_string(), object }
         }
         Original::Stored { container, object, .. } => {
@@ -159,10 +184,32 @@ pub fn process(
     for variant in &rendered {
         platform.write_object(CONTAINER_VARIANTS, &variant_object(&job.id, &variant.name), &variant.data)?;
     }
+    // Done only over complete variants; otherwise `Err`: the retry writes them again.
+    for variant in &rendered {
+        wait_fully_stored(platform, CONTAINER_VARIANTS, &variant_object(&job.id, &variant.name), variant.data.len())?;
+    }
     job.finish(&rendered, platform.now_ms());
     platform.put_job(&job)?;
     publish_event(platform, SUBJECT_DONE, &job);
     Ok(Outcome::Done)
+}
+
+/// A work message the queue gave up on (it reached the dead-letter subject after its last
+/// delivery failed or timed out): its job ends `failed`, so no record stays `processing` forever.
+/// A job that finished meanwhile, or was deleted, is left alone.
+pub fn give_up(platform: &impl Platform, dead_letter: &[u8]) -> Result<Outcome, String> {
+    let work: WorkMessage = serde_json::from_slice(dead_letter)
+        .map_err(|e| format!("invalid dead letter (not a work message): {e}"))?;
+    let Some(mut job) = platform.get_job(&work.id)? else {
+        return Ok(Outcome::Skipped("job no longer exists"));
+    };
+    if job.status.is_final() {
+        return Ok(Outcome::Skipped("job already finished"));
+    }
+    let why = format!("its work message was moved to {SUBJECT_DEAD}: every delivery failed or timed out");
+    finish_failed(platform, &mut job, &why)?;
+    platform.log(LogLevel::Warn, &format!("job {} failed: {why}", job.id));
+    Ok(Outcome::Failed(why))
 }
 
 fn finish_failed(platform: &impl Platform, job: &mut Job, why: &str) -> Result<(), String> {

@@ -17,6 +17,10 @@ pub trait Platform {
     fn read_object(&self, container: &str, object: &str) -> Result<Option<Vec<u8>>, String>;
     fn write_object(&self, container: &str, object: &str, data: &[u8]) -> Result<(), String>;
     fn delete_object(&self, container: &str, object: &str) -> Result<(), String>;
+    /// The stored size of an object (`None` when there is no such object).
+    fn object_size(&self, container: &str, object: &str) -> Result<Option<u64>, String>;
+    /// Blocks the caller (between polls of the store).
+    fn pause_ms(&self, ms: u64);
 
     fn publish(&self, subject: &str, body: &[u8]) -> Result<(), String>;
     fn log(&self, level: LogLevel, message: &str);

@@ -6,7 +6,7 @@ use std::io::Cursor;
 
 use pixelbus_imaging::{default_variants, Limits, VariantSpec};
 
-use crate::pipeline::{accept, delete, process, AcceptError, Original, Outcome};
+use crate::pipeline::{accept, delete, give_up, process, AcceptError, Original, Outcome};
 use crate::*;
 
 #[derive(Default)]
@@ -17,6 +17,12 @@ struct Memory {
     published: RefCell<Vec<(String, Vec<u8>)>>,
     fail_publish: Cell<bool>,
     fail_writes: Cell<bool>,
+    /// Size queries per object that still see half of it (a store finishing writes late).
+    stored_late: Cell<u32>,
+    /// Every object shows one byte short, for good (a write cut off by a crash).
+    cut_short: Cell<bool>,
+    size_queries: RefCell<BTreeMap<(String, String), u32>>,
+    paused_ms: Cell<u64>,
 }
 
 impl Platform for Memory {
@@ -54,6 +60,25 @@ impl Platform for Memory {
     fn delete_object(&self, c: &str, o: &str) -> Result<(), String> {
         self.objects.borrow_mut().remove(&(c.to_string(), o.to_string()));
         Ok(())
+    }
+    fn object_size(&self, c: &str, o: &str) -> Result<Option<u64>, String> {
+        let key = (c.to_string(), o.to_string());
+        let Some(len) = self.objects.borrow().get(&key).map(|d| d.len() as u64) else {
+            return Ok(None);
+        };
+        let mut queries = self.size_queries.borrow_mut();
+        let seen = queries.entry(key).or_default();
+        *seen += 1;
+        Ok(Some(if self.cut_short.get() {
+            len - 1
+        } else if *seen <= self.stored_late.get() {
+            len / 2
+        } else {
+            len
+        }))
+    }
+    fn pause_ms(&self, ms: u64) {
+        self.paused_ms.set(self.paused_ms.get() + ms);
     }
     fn publish(&self, subject: &str, body: &[u8]) -> Result<(), String> {
         if self.fail_publish.get() {
@@ -241,4 +266,59 @@ fn an_original_not_fully_stored_yet_is_retried_not_failed() {
     }
     m.objects.borrow_mut().insert(key, image);
     assert_eq!(process(&m, &m.work_message(), &Limits::default(), 5), Ok(Outcome::Done));
+}
+
+#[test]
+fn writes_a_store_finishes_late_are_waited_for() {
+    let m = Memory::default();
+    m.stored_late.set(3);
+    let job = accept(&m, Original::Upload(&jpeg(640, 480)), default_variants(), &Limits::default()).expect("accepted");
+    let outcome = process(&m, &m.work_message(), &Limits::default(), 3).expect("processed");
+    assert_eq!(outcome, Outcome::Done);
+    assert!(m.paused_ms.get() > 0, "never waited for the store");
+    let variants = m.objects.borrow().keys().filter(|(c, _)| c == CONTAINER_VARIANTS).count();
+    assert_eq!(variants, default_variants().len());
+    assert_eq!(m.get_job(&job.id).expect("get").expect("job").status, Status::Done);
+}
+
+#[test]
+fn an_upload_whose_original_stays_cut_short_is_not_accepted() {
+    let m = Memory::default();
+    m.cut_short.set(true);
+    let err = accept(&m, Original::Upload(&jpeg(64, 48)), default_variants(), &Limits::default()).expect_err("refused");
+    assert_eq!(err.http_status(), 503);
+    assert!(err.message().contains("not fully stored"), "{}", err.message());
+    assert!(m.jobs.borrow().is_empty() && m.published.borrow().is_empty(), "a job was recorded or queued");
+}
+
+#[test]
+fn a_job_is_not_done_over_a_variant_cut_short_and_its_retry_completes() {
+    let m = Memory::default();
+    let job = accept(&m, Original::Upload(&jpeg(640, 480)), default_variants(), &Limits::default()).expect("accepted");
+    m.cut_short.set(true);
+    let err = process(&m, &m.work_message(), &Limits::default(), 3).expect_err("retry asked");
+    assert!(err.contains("not fully stored"), "{err}");
+    assert_ne!(m.get_job(&job.id).expect("get").expect("job").status, Status::Done);
+    assert!(!m.subjects().contains(&SUBJECT_DONE.to_string()), "done announced over a cut-short variant");
+    m.cut_short.set(false);
+    assert_eq!(process(&m, &m.work_message(), &Limits::default(), 3).expect("retried"), Outcome::Done);
+}
+
+#[test]
+fn a_dead_lettered_job_ends_failed_and_a_finished_one_is_left_alone() {
+    let m = Memory::default();
+    let stuck = accept(&m, Original::Upload(&jpeg(64, 48)), default_variants(), &Limits::default()).expect("accepted");
+    let dead_letter = m.work_message();
+    assert!(matches!(give_up(&m, &dead_letter), Ok(Outcome::Failed(_))));
+    let job = m.get_job(&stuck.id).expect("get").expect("job");
+    assert_eq!(job.status, Status::Failed);
+    assert!(job.error.as_deref().unwrap_or_default().contains(SUBJECT_DEAD), "{:?}", job.error);
+    assert!(m.subjects().contains(&SUBJECT_FAILED.to_string()));
+
+    let finished = accept(&m, Original::Upload(&jpeg(64, 48)), default_variants(), &Limits::default()).expect("accepted");
+    let work = m.work_message();
+    assert_eq!(process(&m, &work, &Limits::default(), 3).expect("processed"), Outcome::Done);
+    assert_eq!(give_up(&m, &work).expect("handled"), Outcome::Skipped("job already finished"));
+    assert_eq!(m.get_job(&finished.id).expect("get").expect("job").status, Status::Done);
+    assert!(give_up(&m, b"{not json").is_err());
 }
