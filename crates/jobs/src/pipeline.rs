@@ -20,18 +20,18 @@ const STORED_POLL_MS: u64 = 20;
 /// leaves the object cut short: nothing is reported accepted or done over such an object.
 fn wait_fully_stored(platform: &impl Platform, container: &str, object: &str, len: usize) -> Result<(), String> {
     let expected = len as u64;
-    let mut waited = 0;
+    let started = platform.now_ms();
     loop {
         let size = platform.object_size(container, object)?;
         if size == Some(expected) {
             return Ok(());
         }
+        let waited = platform.now_ms().saturating_sub(started);
         if waited >= STORED_WAIT_MS {
             let held = size.map_or_else(|| "nothing".to_string(), |s| format!("{s} bytes"));
             return Err(format!("{container}/{object} holds {held} {waited} ms after {expected} bytes were written: not fully stored"));
         }
         platform.pause_ms(STORED_POLL_MS);
-        waited += STORED_POLL_MS;
     }
 }
 
@@ -150,9 +150,9 @@ pub fn process(
         finish_failed(platform, &mut job, &why)?;
         return Ok(Outcome::Failed(why));
     }
-    job.start(platform.now_ms());
-    platform.put_job(&job)?;
-
+    // The original is read before the attempt is counted: a backend that is not there yet (a
+    // provider still starting on a replacement host) fails the call before the job is touched,
+    // so waiting for it uses up deliveries, not the job's attempts.
     let source = platform
         .read_object(&job.original.container, &job.original.object)?;
     let Some(source) = source else {
@@ -172,6 +172,8 @@ pub fn process(
             job.source.bytes
         ));
     }
+    job.start(platform.now_ms());
+    platform.put_job(&job)?;
     let rendered = match render(&source, &job.requested, limits) {
         Ok((_, rendered)) => rendered,
         Err(err) => {

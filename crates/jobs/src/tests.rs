@@ -17,6 +17,7 @@ struct Memory {
     published: RefCell<Vec<(String, Vec<u8>)>>,
     fail_publish: Cell<bool>,
     fail_writes: Cell<bool>,
+    fail_reads: Cell<bool>,
     /// Size queries per object that still see half of it (a store finishing writes late).
     stored_late: Cell<u32>,
     /// Every object shows one byte short, for good (a write cut off by a crash).
@@ -48,6 +49,9 @@ impl Platform for Memory {
         Ok(self.jobs.borrow().keys().cloned().collect())
     }
     fn read_object(&self, c: &str, o: &str) -> Result<Option<Vec<u8>>, String> {
+        if self.fail_reads.get() {
+            return Err("no blobstore provider yet".into());
+        }
         Ok(self.objects.borrow().get(&(c.to_string(), o.to_string())).cloned())
     }
     fn write_object(&self, c: &str, o: &str, data: &[u8]) -> Result<(), String> {
@@ -79,6 +83,7 @@ impl Platform for Memory {
     }
     fn pause_ms(&self, ms: u64) {
         self.paused_ms.set(self.paused_ms.get() + ms);
+        self.clock.set(self.clock.get() + ms);
     }
     fn publish(&self, subject: &str, body: &[u8]) -> Result<(), String> {
         if self.fail_publish.get() {
@@ -262,7 +267,8 @@ fn an_original_not_fully_stored_yet_is_retried_not_failed() {
         m.objects.borrow_mut().insert(key.clone(), partial);
         let retry = process(&m, &m.work_message(), &Limits::default(), 5);
         assert!(matches!(retry, Err(ref why) if why.contains("not fully stored yet")), "{retry:?}");
-        assert_eq!(m.get_job(&job.id).expect("get").expect("job").status, Status::Processing);
+        let record = m.get_job(&job.id).expect("get").expect("job");
+        assert_eq!((record.status, record.attempts), (Status::Queued, 0), "a short original used up an attempt");
     }
     m.objects.borrow_mut().insert(key, image);
     assert_eq!(process(&m, &m.work_message(), &Limits::default(), 5), Ok(Outcome::Done));
@@ -321,4 +327,17 @@ fn a_dead_lettered_job_ends_failed_and_a_finished_one_is_left_alone() {
     assert_eq!(give_up(&m, &work).expect("handled"), Outcome::Skipped("job already finished"));
     assert_eq!(m.get_job(&finished.id).expect("get").expect("job").status, Status::Done);
     assert!(give_up(&m, b"{not json").is_err());
+}
+
+#[test]
+fn waiting_for_a_blobstore_that_is_not_there_uses_up_no_attempt() {
+    let m = Memory::default();
+    let job = accept(&m, Original::Upload(&jpeg(64, 48)), default_variants(), &Limits::default()).expect("accepted");
+    m.fail_reads.set(true);
+    for _ in 0..5 {
+        assert!(process(&m, &m.work_message(), &Limits::default(), 3).is_err());
+    }
+    assert_eq!(m.get_job(&job.id).expect("get").expect("job").attempts, 0);
+    m.fail_reads.set(false);
+    assert_eq!(process(&m, &m.work_message(), &Limits::default(), 3).expect("processed"), Outcome::Done);
 }

@@ -26,6 +26,8 @@ use wasmcloud_provider_sdk::{InterfaceLinkDefinition, Provider, ProviderConnecti
 /// close the start-up gap within seconds, later ones heal a put lost in a NATS reconnect.
 pub const ROUNDS_AFTER_START: [Duration; 2] = [Duration::from_millis(500), Duration::from_millis(1500)];
 pub const ROUND_EVERY: Duration = Duration::from_secs(10);
+/// After a round that saw a link missing for the first time: the confirming round comes soon.
+pub const CONFIRM_AFTER: Duration = Duration::from_secs(1);
 const QUERY_TIMEOUT: Duration = Duration::from_secs(3);
 /// Config names with this prefix are secret references; their values never leave the host.
 const SECRET_PREFIX: &str = "SECRET_";
@@ -175,14 +177,18 @@ async fn served<P: ServedLinks>(provider: &P, provider_id: &str, link: &LatticeL
 }
 
 /// Runs for the provider's life: queries the lattice at [`ROUNDS_AFTER_START`], then every
-/// [`ROUND_EVERY`], and hands over links confirmed missing by two rounds in a row.
+/// [`ROUND_EVERY`] ([`CONFIRM_AFTER`] when a link was seen missing for the first time), and hands
+/// over links confirmed missing by two rounds in a row.
 pub async fn keep_links_caught_up<P: Provider + ServedLinks>(provider: P, connection: &ProviderConnection) {
     let provider_id = connection.provider_id.to_string();
     let mut previous: HashSet<LatticeLink> = HashSet::new();
     let started = tokio::time::Instant::now();
     let mut schedule = ROUNDS_AFTER_START.iter().map(|d| started + *d).collect::<Vec<_>>().into_iter();
+    let mut unconfirmed = false;
+    let mut secret_links_reported: HashSet<LatticeLink> = HashSet::new();
     loop {
-        let next = schedule.next().unwrap_or_else(|| tokio::time::Instant::now() + ROUND_EVERY);
+        let pause = if unconfirmed { CONFIRM_AFTER } else { ROUND_EVERY };
+        let next = schedule.next().unwrap_or_else(|| tokio::time::Instant::now() + pause);
         tokio::time::sleep_until(next).await;
         let links = match lattice_links(&connection.nats, &connection.lattice).await {
             Ok(links) => links,
@@ -192,8 +198,13 @@ pub async fn keep_links_caught_up<P: Provider + ServedLinks>(provider: P, connec
             }
         };
         let current = unserved(&provider, &provider_id, links).await;
-        for link in confirmed(&previous, &current) {
+        let handing = confirmed(&previous, &current);
+        unconfirmed = handing.len() < current.len();
+        for link in handing {
             if link.config_names(&provider_id).iter().any(|c| c.starts_with(SECRET_PREFIX)) {
+                if !secret_links_reported.insert(link.clone()) {
+                    continue;
+                }
                 warn!(source = %link.source_id, target = %link.target, name = %link.name,
                     "link catch-up: the lattice lists a link this provider never received, and it carries secrets that only the host can hand over; delete and put the link again");
                 continue;

@@ -157,64 +157,71 @@ pub fn host_killed_mid_load_loses_no_job(lattice: &Lattice) -> anyhow::Result<()
         let log = std::fs::read_to_string(&host_log).unwrap_or_default();
         log.lines().rev().take(30).collect::<Vec<_>>().join("\n")
     };
-    let mut jobs = Vec::with_capacity(JOBS);
-    for id in &ids {
-        let finished = wait_for(&format!("job {id} to finish after the host kill"), Duration::from_secs(240), || {
-            Ok(job(lattice, id).ok().filter(|j| matches!(j["status"].as_str(), Some("done" | "failed"))))
-        });
-        match finished {
-            Ok(job) => jobs.push(job),
-            Err(e) => {
-                let status = lattice.wash(&["app", "status", "pixelbus"]).unwrap_or_default();
-                keep_logs(lattice, &host_log);
-                bail!("{e:#}\nwash app status:\n{status}\nreplacement host log (last lines, newest first):\n{}", host_tail());
+    // Whatever fails from here on, both hosts' logs are kept for the report.
+    let verify = || -> anyhow::Result<()> {
+        let mut jobs = Vec::with_capacity(JOBS);
+        for id in &ids {
+            let finished = wait_for(&format!("job {id} to finish after the host kill"), Duration::from_secs(240), || {
+                Ok(job(lattice, id).ok().filter(|j| matches!(j["status"].as_str(), Some("done" | "failed"))))
+            });
+            match finished {
+                Ok(job) => jobs.push(job),
+                Err(e) => {
+                    let status = lattice.wash(&["app", "status", "pixelbus"]).unwrap_or_default();
+                    bail!("{e:#}\nwash app status:\n{status}\nreplacement host log (last lines, newest first):\n{}", host_tail());
+                }
             }
         }
-    }
 
-    // Jobs can finish while wadm is still placing the app on the new host (the thumbnailer runs
-    // before every api link is back); scripts/up returns once the lattice runs the manifest
-    // again, and from there every variant must be served.
-    let settled = lattice.script("up").arg("--no-build").status().context("scripts/up after the host kill")?;
-    ensure!(settled.success(), "the lattice did not settle on the replacement host: {settled}");
+        // Jobs can finish while wadm is still placing the app on the new host (the thumbnailer runs
+        // before every api link is back); scripts/up returns once the lattice runs the manifest
+        // again, and from there every variant must be served.
+        let settled = lattice.script("up").arg("--no-build").status().context("scripts/up after the host kill")?;
+        ensure!(settled.success(), "the lattice did not settle on the replacement host: {settled}");
 
-    let blobs = lattice.state_dir.join("blobs/pixelbus-variants");
-    let mut lost = 0;
-    for (id, job) in ids.iter().zip(&jobs) {
-        if job["status"] != "done" {
-            lost += 1;
-            eprintln!("job {id} did not complete: {job}");
-            continue;
+        let blobs = lattice.state_dir.join("blobs/pixelbus-variants");
+        let mut lost = 0;
+        for (id, job) in ids.iter().zip(&jobs) {
+            if job["status"] != "done" {
+                lost += 1;
+                eprintln!("job {id} did not complete: {job}");
+                continue;
+            }
+            let variants = job["variants"].as_array().context("no variants")?;
+            ensure!(variants.len() == 3, "job {id}: {} variants", variants.len());
+            // Exactly one file per variant on disk: retries overwrote, never added.
+            let files = std::fs::read_dir(blobs.join(id)).map(|d| d.count()).unwrap_or(0);
+            ensure!(files == variants.len(), "job {id}: {files} variant files for {} variants", variants.len());
+            for v in variants {
+                let url = format!("{base}{}", v["url"].as_str().context("variant url")?);
+                let (status, _, bytes) = get(&url).with_context(|| format!("replacement host log, newest first:\n{}", host_tail()))?;
+                ensure!(status == 200, "variant {v} -> {status}");
+                let image = image::load_from_memory(&bytes).with_context(|| format!("variant {v} does not decode"))?;
+                ensure!(
+                    u64::from(image.width()) == v["width"].as_u64().unwrap_or(0) && u64::from(image.height()) == v["height"].as_u64().unwrap_or(0),
+                    "variant {v} decodes as {}x{}",
+                    image.width(),
+                    image.height()
+                );
+            }
         }
-        let variants = job["variants"].as_array().context("no variants")?;
-        ensure!(variants.len() == 3, "job {id}: {} variants", variants.len());
-        // Exactly one file per variant on disk: retries overwrote, never added.
-        let files = std::fs::read_dir(blobs.join(id)).map(|d| d.count()).unwrap_or(0);
-        ensure!(files == variants.len(), "job {id}: {files} variant files for {} variants", variants.len());
-        for v in variants {
-            let url = format!("{base}{}", v["url"].as_str().context("variant url")?);
-            let (status, _, bytes) = get(&url).with_context(|| format!("replacement host log, newest first:\n{}", host_tail()))?;
-            ensure!(status == 200, "variant {v} -> {status}");
-            let image = image::load_from_memory(&bytes).with_context(|| format!("variant {v} does not decode"))?;
-            ensure!(
-                u64::from(image.width()) == v["width"].as_u64().unwrap_or(0) && u64::from(image.height()) == v["height"].as_u64().unwrap_or(0),
-                "variant {v} decodes as {}x{}",
-                image.width(),
-                image.height()
-            );
+        let events = done_events(lattice)?;
+        let duplicated = ids.iter().filter(|id| events.get(*id).copied().unwrap_or(0) > 1).count();
+        let without_event = ids.iter().filter(|id| !events.contains_key(*id)).count();
+        println!(
+            "host kill: {JOBS} jobs submitted, {finished_before} done before the kill, {} completed, {lost} lost, \
+             {duplicated} with duplicate done events, {without_event} without a done event",
+            JOBS - lost
+        );
+        if lost > 0 {
+            bail!("{lost} of {JOBS} jobs did not complete after the host was killed");
         }
+        ensure!(duplicated == 0, "{duplicated} jobs published more than one done event");
+        Ok(())
+    };
+    let verified = verify();
+    if verified.is_err() {
+        keep_logs(lattice, &host_log);
     }
-    let events = done_events(lattice)?;
-    let duplicated = ids.iter().filter(|id| events.get(*id).copied().unwrap_or(0) > 1).count();
-    let without_event = ids.iter().filter(|id| !events.contains_key(*id)).count();
-    println!(
-        "host kill: {JOBS} jobs submitted, {finished_before} done before the kill, {} completed, {lost} lost, \
-         {duplicated} with duplicate done events, {without_event} without a done event",
-        JOBS - lost
-    );
-    if lost > 0 {
-        bail!("{lost} of {JOBS} jobs did not complete after the host was killed");
-    }
-    ensure!(duplicated == 0, "{duplicated} jobs published more than one done event");
-    Ok(())
+    verified
 }
