@@ -14,6 +14,10 @@ pub enum ImagingError {
     TooWide { width: u32, height: u32, max: u32 },
     #[error("image is {width}x{height} ({pixels} px), over the limit of {max} pixels")]
     TooManyPixels { width: u32, height: u32, pixels: u64, max: u64 },
+    /// The decoder refused the size the header declares before allocating it (on wasm32 the
+    /// frame buffer of a huge header does not even fit the address space).
+    #[error("the image declares more than the decoder will allocate: {0}")]
+    OverDecoderLimit(String),
     #[error("the image data is invalid: {0}")]
     Invalid(String),
     #[error("invalid variant: {0}")]
@@ -33,7 +37,8 @@ impl ImagingError {
             ImagingError::UnsupportedFormat => "unsupported_media_type",
             ImagingError::TooManyBytes { .. }
             | ImagingError::TooWide { .. }
-            | ImagingError::TooManyPixels { .. } => "too_large",
+            | ImagingError::TooManyPixels { .. }
+            | ImagingError::OverDecoderLimit(_) => "too_large",
             ImagingError::Invalid(_) => "invalid_image",
             ImagingError::InvalidVariant(_) => "invalid_variant",
             ImagingError::Resize(_) | ImagingError::Encode(_) => "processing_failed",
@@ -46,8 +51,18 @@ impl ImagingError {
             ImagingError::Empty | ImagingError::Invalid(_) | ImagingError::InvalidVariant(_) => 400,
             ImagingError::UnsupportedFormat => 415,
             ImagingError::TooManyBytes { .. } => 413,
-            ImagingError::TooWide { .. } | ImagingError::TooManyPixels { .. } => 422,
+            ImagingError::TooWide { .. } | ImagingError::TooManyPixels { .. } | ImagingError::OverDecoderLimit(_) => 422,
             ImagingError::Resize(_) | ImagingError::Encode(_) => 500,
+        }
+    }
+}
+
+impl From<image::ImageError> for ImagingError {
+    /// A decoder's refusal to allocate is a size problem; anything else is bad data.
+    fn from(e: image::ImageError) -> Self {
+        match e {
+            image::ImageError::Limits(limit) => ImagingError::OverDecoderLimit(limit.to_string()),
+            other => ImagingError::Invalid(other.to_string()),
         }
     }
 }

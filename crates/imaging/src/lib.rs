@@ -57,7 +57,7 @@ pub fn probe(bytes: &[u8], limits: &Limits) -> Result<SourceInfo, ImagingError> 
     let format = SourceFormat::sniff(bytes).ok_or(ImagingError::UnsupportedFormat)?;
     let (width, height) = ImageReader::with_format(Cursor::new(bytes), format.into())
         .into_dimensions()
-        .map_err(|e| ImagingError::Invalid(e.to_string()))?;
+        .map_err(ImagingError::from)?;
     limits.check_dimensions(width, height)?;
     Ok(SourceInfo { format, width, height, bytes: len })
 }
@@ -87,11 +87,11 @@ fn decode(bytes: &[u8], info: &SourceInfo, limits: &Limits) -> Result<DynamicIma
     reader.limits(limits.decoder_limits());
     let mut decoder = reader
         .into_decoder()
-        .map_err(|e| ImagingError::Invalid(e.to_string()))?;
+        .map_err(ImagingError::from)?;
     // A broken EXIF block is not worth refusing the image over: keep the stored orientation.
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
     let mut image =
-        DynamicImage::from_decoder(decoder).map_err(|e| ImagingError::Invalid(e.to_string()))?;
+        DynamicImage::from_decoder(decoder).map_err(ImagingError::from)?;
     image.apply_orientation(orientation);
     Ok(if image.color().has_alpha() {
         DynamicImage::ImageRgba8(image.into_rgba8())

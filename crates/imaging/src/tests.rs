@@ -205,6 +205,15 @@ fn decompression_bomb_is_refused_from_the_header() {
 }
 
 #[test]
+fn a_decoder_refusing_to_allocate_is_a_size_refusal() {
+    let limit = image::error::LimitError::from_kind(image::error::LimitErrorKind::InsufficientMemory);
+    let err = ImagingError::from(image::ImageError::Limits(limit));
+    assert_eq!((err.code(), err.http_status()), ("too_large", 422));
+    let other = image::ImageError::IoError(std::io::Error::other("cut short"));
+    assert_eq!(ImagingError::from(other).code(), "invalid_image");
+}
+
+#[test]
 fn truncated_and_corrupt_inputs_fail_cleanly() {
     let sources = [
         jpeg(120, 80),

@@ -15,6 +15,7 @@ mod bindings;
 mod faults;
 mod pipeline;
 mod providers;
+mod robustness;
 
 type Shared = Arc<Mutex<Option<Lattice>>>;
 
@@ -57,6 +58,8 @@ fn main() {
         case("pipeline::nats_submit_alone_finishes_a_job", &lattice, pipeline::nats_submit_alone_finishes_a_job),
         case("pipeline::listing_is_newest_first", &lattice, pipeline::listing_is_newest_first),
         case("pipeline::delete_removes_job_and_blobs", &lattice, pipeline::delete_removes_job_and_blobs),
+        case("robustness::bad_and_odd_inputs_over_http", &lattice, robustness::bad_and_odd_inputs_over_http),
+        case("robustness::bad_and_odd_inputs_over_nats", &lattice, robustness::bad_and_odd_inputs_over_nats),
         case("providers::a_link_a_provider_missed_is_caught_up", &lattice, providers::a_link_a_provider_missed_is_caught_up),
         case("bindings::bindings_swap_by_manifest_alone", &lattice, bindings::bindings_swap_by_manifest_alone),
         // Replaces the host: after the cases that expect the original one, and after the swaps so
