@@ -225,3 +225,39 @@ pub fn host_killed_mid_load_loses_no_job(lattice: &Lattice) -> anyhow::Result<()
     }
     verified
 }
+
+/// `scripts/down` then `scripts/up` (the whole lattice: nats-server, wadm, host, providers)
+/// keeps what was finished: the job record, the listing and every blob, byte for byte.
+pub fn lattice_restart_keeps_finished_jobs(lattice: &Lattice) -> anyhow::Result<()> {
+    let base = lattice.base_url();
+    let (status, accepted) = post(&format!("{base}/images"), "image/jpeg", &test_jpeg(800, 600))?;
+    ensure!(status == 202, "upload -> {status}: {accepted}");
+    let id = accepted["id"].as_str().context("no id")?.to_string();
+    let before = wait_for(&format!("job {id} to finish"), Duration::from_secs(60), || {
+        Ok(job(lattice, &id).ok().filter(|j| j["status"] == "done"))
+    })?;
+    let blob_urls: Vec<String> = before["variants"]
+        .as_array()
+        .context("no variants")?
+        .iter()
+        .filter_map(|v| v["url"].as_str().map(|u| format!("{base}{u}")))
+        .chain([format!("{base}/images/{id}/original")])
+        .collect();
+    let blobs_before = blob_urls.iter().map(|u| get(u).map(|(_, _, bytes)| bytes)).collect::<anyhow::Result<Vec<_>>>()?;
+
+    let down = lattice.script("down").status().context("scripts/down")?;
+    ensure!(down.success(), "scripts/down failed: {down}");
+    let up = lattice.script("up").arg("--no-build").status().context("scripts/up")?;
+    ensure!(up.success(), "scripts/up after scripts/down failed: {up}");
+
+    let after = job(lattice, &id)?;
+    ensure!(after == before, "the job record changed over the restart:\nbefore {before}\nafter  {after}");
+    for (url, was) in blob_urls.iter().zip(&blobs_before) {
+        let (status, _, bytes) = get(url)?;
+        ensure!(status == 200 && bytes == *was, "{url} -> {status}, {} bytes (was {})", bytes.len(), was.len());
+    }
+    let (status, _, listing) = get(&format!("{base}/images"))?;
+    ensure!(status == 200 && String::from_utf8_lossy(&listing).contains(&id), "the listing lost {id} ({status})");
+    println!("lattice restart: job {id} and its {} blobs served unchanged", blob_urls.len());
+    Ok(())
+}

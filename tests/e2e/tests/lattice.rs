@@ -62,6 +62,7 @@ fn main() {
         case("robustness::bad_and_odd_inputs_over_nats", &lattice, robustness::bad_and_odd_inputs_over_nats),
         case("providers::a_link_a_provider_missed_is_caught_up", &lattice, providers::a_link_a_provider_missed_is_caught_up),
         case("bindings::bindings_swap_by_manifest_alone", &lattice, bindings::bindings_swap_by_manifest_alone),
+        case("faults::lattice_restart_keeps_finished_jobs", &lattice, faults::lattice_restart_keeps_finished_jobs),
         // Replaces the host: after the cases that expect the original one, and after the swaps so
         // it also shows a host started later finds everything it needs (the component configs).
         case("faults::host_killed_mid_load_loses_no_job", &lattice, faults::host_killed_mid_load_loses_no_job),
