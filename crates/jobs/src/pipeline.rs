@@ -17,7 +17,8 @@ const STORED_POLL_MS: u64 = 20;
 
 /// Returns once `container/object` holds `len` bytes. A store can acknowledge a write before it
 /// is complete (blobstore-fs finishes the file after answering), and a crash in that moment
-/// leaves the object cut short: nothing is reported accepted or done over such an object.
+/// leaves the object cut short: no job is marked done over such a variant. (An original cut
+/// short is caught by the thumbnailer's length check and retried, then dead-lettered.)
 fn wait_fully_stored(platform: &impl Platform, container: &str, object: &str, len: usize) -> Result<(), String> {
     let expected = len as u64;
     let started = platform.now_ms();
@@ -100,7 +101,6 @@ pub fn accept(
             platform
                 .write_object(CONTAINER_ORIGINALS, &object, bytes)
                 .map_err(AcceptError::Unavailable)?;
-            wait_fully_stored(platform, CONTAINER_ORIGINALS, &object, bytes.len()).map_err(AcceptError::Unavailable)?;
             ObjectRef { container: CONTAINER_ORIGINALS.to_string(), object }
         }
         Original::Stored { container, object, .. } => {

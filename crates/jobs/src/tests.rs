@@ -288,16 +288,6 @@ fn writes_a_store_finishes_late_are_waited_for() {
 }
 
 #[test]
-fn an_upload_whose_original_stays_cut_short_is_not_accepted() {
-    let m = Memory::default();
-    m.cut_short.set(true);
-    let err = accept(&m, Original::Upload(&jpeg(64, 48)), default_variants(), &Limits::default()).expect_err("refused");
-    assert_eq!(err.http_status(), 503);
-    assert!(err.message().contains("not fully stored"), "{}", err.message());
-    assert!(m.jobs.borrow().is_empty() && m.published.borrow().is_empty(), "a job was recorded or queued");
-}
-
-#[test]
 fn a_job_is_not_done_over_a_variant_cut_short_and_its_retry_completes() {
     let m = Memory::default();
     let job = accept(&m, Original::Upload(&jpeg(640, 480)), default_variants(), &Limits::default()).expect("accepted");
