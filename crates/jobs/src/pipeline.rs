@@ -137,14 +137,10 @@ pub fn process(
     limits: &Limits,
     max_attempts: u32,
 ) -> Result<Outcome, String> {
-    let work: WorkMessage = serde_json::from_slice(message)
-        .map_err(|e| format!("invalid work message: {e}"))?;
-    let Some(mut job) = platform.get_job(&work.id)? else {
-        return Ok(Outcome::Skipped("job no longer exists"));
+    let mut job = match unfinished_job(platform, message, "invalid work message")? {
+        Ok(job) => job,
+        Err(nothing_to_do) => return Ok(nothing_to_do),
     };
-    if job.status.is_final() {
-        return Ok(Outcome::Skipped("job already finished"));
-    }
     if job.attempts >= max_attempts {
         let why = format!("gave up after {} attempts that did not finish", job.attempts);
         finish_failed(platform, &mut job, &why)?;
@@ -200,18 +196,27 @@ pub fn process(
 /// delivery failed or timed out): its job ends `failed`, so no record stays `processing` forever.
 /// A job that finished meanwhile, or was deleted, is left alone.
 pub fn give_up(platform: &impl Platform, dead_letter: &[u8]) -> Result<Outcome, String> {
-    let work: WorkMessage = serde_json::from_slice(dead_letter)
-        .map_err(|e| format!("invalid dead letter (not a work message): {e}"))?;
-    let Some(mut job) = platform.get_job(&work.id)? else {
-        return Ok(Outcome::Skipped("job no longer exists"));
+    let mut job = match unfinished_job(platform, dead_letter, "invalid dead letter (not a work message)")? {
+        Ok(job) => job,
+        Err(nothing_to_do) => return Ok(nothing_to_do),
     };
-    if job.status.is_final() {
-        return Ok(Outcome::Skipped("job already finished"));
-    }
     let why = format!("its work message was moved to {SUBJECT_DEAD}: every delivery failed or timed out");
     finish_failed(platform, &mut job, &why)?;
     platform.log(LogLevel::Warn, &format!("job {} failed: {why}", job.id));
     Ok(Outcome::Failed(why))
+}
+
+/// The job a work message names, unless it is gone or already finished (then the outcome that
+/// says so: a redelivery or a deleted job leaves nothing to do).
+fn unfinished_job(platform: &impl Platform, message: &[u8], invalid: &str) -> Result<Result<Job, Outcome>, String> {
+    let work: WorkMessage = serde_json::from_slice(message).map_err(|e| format!("{invalid}: {e}"))?;
+    let Some(job) = platform.get_job(&work.id)? else {
+        return Ok(Err(Outcome::Skipped("job no longer exists")));
+    };
+    if job.status.is_final() {
+        return Ok(Err(Outcome::Skipped("job already finished")));
+    }
+    Ok(Ok(job))
 }
 
 fn finish_failed(platform: &impl Platform, job: &mut Job, why: &str) -> Result<(), String> {

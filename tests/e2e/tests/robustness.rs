@@ -9,7 +9,9 @@ use std::time::Duration;
 use anyhow::{bail, ensure, Context as _};
 use image::codecs::gif::GifEncoder;
 use image::{DynamicImage, Frame, ImageBuffer, ImageFormat, Rgb, Rgba, RgbaImage};
-use pixelbus_e2e::{get, http, parse_pid_file, test_jpeg, wait_for, Lattice};
+use pixelbus_e2e::{get, http, parse_pid_file, test_jpeg, Lattice};
+
+use crate::pipeline::wait_done;
 use serde_json::Value;
 
 /// The host's resident memory may not pass this while the corpus runs (measured 112–117 MiB).
@@ -190,12 +192,7 @@ fn post_one(lattice: &Lattice, input: &Input, tally: &mut Tally) -> anyhow::Resu
     }
     let id = body["id"].as_str().context("202 without an id")?;
     let job_url = format!("{}/images/{id}", lattice.base_url());
-    let job = wait_for(&format!("{}: job {id} to finish", input.class), Duration::from_secs(60), || {
-        let (status, _, body) = get(&job_url)?;
-        ensure!(status == 200, "GET {job_url} -> {status}");
-        let job: Value = serde_json::from_slice(&body)?;
-        Ok(matches!(job["status"].as_str(), Some("done" | "failed")).then_some(job))
-    })?;
+    let job = wait_done(lattice, id).with_context(|| input.class)?;
     if job["status"] == "done" {
         let (status, content_type, thumb) = get(&format!("{job_url}/thumb"))?;
         ensure!(status == 200 && content_type.starts_with("image/"), "{}: thumb -> {status} {content_type}", input.class);
