@@ -53,6 +53,9 @@ fn keep_logs(lattice: &Lattice, replacement: &std::path::Path) {
         return;
     };
     for (from, name) in [(lattice.state_dir.join("wash/wasmcloud.log"), "faults-killed-host.log"), (replacement.to_path_buf(), "faults-replacement-host.log")] {
+        if !from.exists() {
+            continue;
+        }
         match std::fs::copy(&from, logs.join(name)) {
             Ok(_) => eprintln!("kept {} as {}", from.display(), logs.join(name).display()),
             Err(e) => eprintln!("could not keep {}: {e}", from.display()),
@@ -122,7 +125,15 @@ pub fn host_killed_mid_load_loses_no_job(lattice: &Lattice) -> anyhow::Result<()
             .collect();
         workers.into_iter().flat_map(|w| w.join().unwrap_or_else(|_| vec![Err(anyhow::anyhow!("uploader panicked"))])).collect()
     });
-    let ids: Vec<String> = uploads.into_iter().collect::<anyhow::Result<_>>()?;
+    let host_log = lattice.state_dir.join("replacement-host.log");
+    let ids: Vec<String> = match uploads.into_iter().collect::<anyhow::Result<_>>() {
+        Ok(ids) => ids,
+        Err(e) => {
+            // Before any kill: the host's log says where the upload stalled.
+            keep_logs(lattice, &host_log);
+            return Err(e.context("uploading the jobs before the kill"));
+        }
+    };
     // Kill as soon as the uploads are in: the thumbnailers are busy, most jobs still queued.
     let killed = Command::new("kill").args(["-KILL", "--", &format!("-{group}")]).status()?;
     ensure!(killed.success(), "kill -KILL -{group} failed");
@@ -135,7 +146,6 @@ pub fn host_killed_mid_load_loses_no_job(lattice: &Lattice) -> anyhow::Result<()
     // A replacement host: same program, arguments and environment, a new host id. Started
     // detached (setsid, like wash does), so it is not this test's child: scripts/down stops it,
     // and init reaps it.
-    let host_log = lattice.state_dir.join("replacement-host.log");
     let script = format!("setsid \"$@\" >'{}' 2>&1 </dev/null & echo $!", host_log.display());
     let out = Command::new("sh")
         .arg("-c")
