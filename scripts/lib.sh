@@ -17,12 +17,66 @@ export PATH="$PIXELBUS_BIN:$PATH"
 # build was another one, mark this clone's files as changed: our crates rebuild, dependencies
 # stay cached. Scripts call this before running cargo.
 claim_target_dir() {
+    patch_crates
     local stamp="$CARGO_TARGET_DIR/.pixelbus-clone"
     mkdir -p "$CARGO_TARGET_DIR"
     if [[ "$(cat "$stamp" 2>/dev/null || true)" != "$PIXELBUS_ROOT" ]]; then
         (cd "$PIXELBUS_ROOT" && git ls-files -z | xargs -0 -r touch) 2>/dev/null || true
         printf '%s\n' "$PIXELBUS_ROOT" >"$stamp"
     fi
+}
+
+# patch_crates: write patched/<name>-<version>/ for each line of patches/crates.txt (the
+# published .crate, sha256 checked, our patch applied, build metadata naming the patch added to
+# its version); see patches/README.md. Quiet when every one is already in place.
+patch_crates() {
+    local name version sum patch patch_file want dest crate cached tmp
+    while read -r name version sum patch; do
+        [[ -z "$name" || "$name" == \#* ]] && continue
+        patch_file="$PIXELBUS_ROOT/patches/$patch"
+        [[ -f "$patch_file" ]] || die "patches/crates.txt names $patch, which is not in patches/"
+        want="$sum $(sha256sum <"$patch_file" | cut -c1-64)"
+        dest="$PIXELBUS_ROOT/patched/$name-$version"
+        [[ "$(cat "$dest/.pixelbus-patch" 2>/dev/null || true)" == "$want" ]] && continue
+
+        step "patch crate $name $version ($patch)"
+        command -v patch >/dev/null || die "the 'patch' tool is missing (Debian: apt-get install patch)"
+        crate=""
+        for cached in "${CARGO_HOME:-$HOME/.cargo}"/registry/cache/*/"$name-$version.crate" \
+            "$PIXELBUS_HOME/crates/$name-$version.crate"; do
+            if [[ -f "$cached" && "$(sha256sum <"$cached" | cut -c1-64)" == "$sum" ]]; then
+                crate="$cached"
+                break
+            fi
+        done
+        if [[ -z "$crate" ]]; then
+            crate="$PIXELBUS_HOME/crates/$name-$version.crate"
+            mkdir -p "$PIXELBUS_HOME/crates"
+            curl -fsSL --retry 3 -o "$crate.part" "https://static.crates.io/crates/$name/$name-$version.crate" \
+                || die "could not download $name $version from static.crates.io"
+            [[ "$(sha256sum <"$crate.part" | cut -c1-64)" == "$sum" ]] \
+                || die "$name $version from static.crates.io does not have the sha256 patches/crates.txt pins"
+            mv "$crate.part" "$crate"
+        fi
+        mkdir -p "$PIXELBUS_ROOT/patched"
+        tmp="$(mktemp -d "$PIXELBUS_ROOT/patched/.tmp.XXXXXX")"
+        tar -xzf "$crate" -C "$tmp"
+        (cd "$tmp/$name-$version" && patch -p1 --forward --quiet <"$patch_file") \
+            || die "patches/$patch does not apply to $name $version"
+        # A changed patch is a new version to cargo (build metadata is ignored when matching
+        # requirements): it rebuilds what uses the crate instead of trusting old artifacts.
+        sed -i "0,/^version = \"$version\"\$/s//version = \"$version+pixelbus.${want:65:12}\"/" \
+            "$tmp/$name-$version/Cargo.toml"
+        grep -q "^version = \"$version+pixelbus\." "$tmp/$name-$version/Cargo.toml" \
+            || die "no version line to tag in $name $version's Cargo.toml"
+        # Old, fixed mtimes: another clone's artifacts of the same patched crate stay fresh.
+        find "$tmp/$name-$version" -exec touch -h -d '2000-01-01T00:00:00Z' {} +
+        rm -rf "$dest"
+        mv "$tmp/$name-$version" "$dest"
+        rmdir "$tmp"
+        printf '%s\n' "$want" >"$dest/.pixelbus-patch"
+        ok "patched/$name-$version"
+    done <"$PIXELBUS_ROOT/patches/crates.txt"
 }
 
 # Pinned versions of the pieces that must line up (the wasmCloud v1 line).

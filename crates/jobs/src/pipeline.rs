@@ -15,10 +15,12 @@ use crate::{
 const STORED_WAIT_MS: u64 = 5_000;
 const STORED_POLL_MS: u64 = 20;
 
-/// Returns once `container/object` holds `len` bytes. A store can acknowledge a write before it
-/// is complete (blobstore-fs finishes the file after answering), and a crash in that moment
-/// leaves the object cut short: no job is marked done over such a variant. (An original cut
-/// short is caught by the thumbnailer's length check and retried, then dead-lettered.)
+/// Returns once `container/object` holds `len` bytes: no job is marked done over a variant cut
+/// short. A write can be reported complete while the object is short: a crash mid-write, or (seen
+/// here, with blobstore-fs, until patches/wrpc-transport-nats-demux-commands-first.patch) wRPC
+/// messages carrying its data dropped on the way while the end of the stream arrived. (An
+/// original cut short is caught by the thumbnailer's length check and retried, then
+/// dead-lettered.)
 fn wait_fully_stored(platform: &impl Platform, container: &str, object: &str, len: usize) -> Result<(), String> {
     let expected = len as u64;
     let started = platform.now_ms();
