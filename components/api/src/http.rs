@@ -4,7 +4,9 @@
 use crate::bindings::wasi::http::types::{
     Fields, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam,
 };
-use crate::routes::{Reply, Request};
+use crate::access::authorize;
+use crate::routes::{max_body_bytes, Reply, Request};
+use pixelbus_guest::Settings;
 use pixelbus_guest::bindings::wasi::io::streams::StreamError;
 
 /// Largest slice handed to one `blocking-write-and-flush` call (the call's limit is 4096).
@@ -34,14 +36,18 @@ fn too_large(max: u64) -> Reply {
     Reply::error(413, "too_large", format!("request body is over the limit of {max} bytes"))
 }
 
-/// Reads the request. Bodies are read only for methods that carry one, and reading stops (413)
-/// as soon as `max_body` is passed; a declared content-length over it is refused unread.
-pub fn read_request(request: IncomingRequest, max_body: u64) -> Result<Request, Reply> {
+/// Reads the request. A request the token settings refuse is answered from its head (401),
+/// its body unread. Bodies are read only for methods that carry one, and reading stops (413) as
+/// soon as the limit is passed; a declared content-length over it is refused unread.
+pub fn read_request(request: IncomingRequest, settings: &Settings) -> Result<Request, Reply> {
+    let max_body = max_body_bytes(settings);
     let method = method_name(request.method());
     let path = request.path_with_query().unwrap_or_else(|| "/".to_string());
     let headers = request.headers();
     let content_type = header(&headers, "content-type").unwrap_or_default();
     let if_none_match = header(&headers, "if-none-match");
+    let authorization = header(&headers, "authorization");
+    authorize(settings, &method, &path, authorization.as_deref())?;
     let mut body = Vec::new();
     if matches!(method.as_str(), "POST" | "PUT" | "PATCH") {
         if let Some(len) = header(&headers, "content-length").and_then(|v| v.trim().parse::<u64>().ok()) {
@@ -71,7 +77,7 @@ pub fn read_request(request: IncomingRequest, max_body: u64) -> Result<Request, 
             }
         }
     }
-    Ok(Request { method, path, content_type, if_none_match, body })
+    Ok(Request { method, path, content_type, if_none_match, authorization, body })
 }
 
 /// Writes `reply` as the response. A failure here means the client went away: nothing to do.

@@ -4,6 +4,7 @@
 //! [`routes`] and [`submit`] decide what to do from plain values and test natively; `http.rs`
 //! and the exports below are the wasi glue.
 
+pub mod access;
 pub mod gallery;
 pub mod routes;
 pub mod submit;
@@ -27,7 +28,7 @@ mod exports {
     use crate::bindings::exports::wasi::http::incoming_handler::Guest as HttpGuest;
     use crate::bindings::exports::wasmcloud::messaging::handler::Guest as MessagingGuest;
     use crate::bindings::wasi::http::types::{IncomingRequest, ResponseOutparam};
-    use crate::routes::{max_body_bytes, route, Reply};
+    use crate::routes::{route, Reply};
     use crate::{http, submit};
 
     struct Api;
@@ -42,7 +43,7 @@ mod exports {
                     return http::respond(out, Reply::error(500, "misconfigured", e.0));
                 }
             };
-            let reply = match http::read_request(request, max_body_bytes(&settings)) {
+            let reply = match http::read_request(request, &settings) {
                 Ok(req) => route(&platform, &settings, &req),
                 Err(reply) => reply,
             };

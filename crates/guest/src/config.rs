@@ -7,6 +7,8 @@
 //! | `max_pixels` | 50000000 | largest accepted width×height |
 //! | `max_dimension` | 16384 | largest accepted side |
 //! | `max_attempts` | 3 | processing attempts before a job fails for good |
+//! | `api_token` | none (open) | bearer token that uploads and deletes must send (`scripts/up` sets one) |
+//! | `read_access` | `public` | `token`: reads need the bearer token too (`/healthz`, `/` and `/local/` stay open) |
 
 use pixelbus_imaging::{default_variants, Limits, VariantSpec};
 
@@ -15,7 +17,37 @@ pub struct Settings {
     pub variants: Vec<VariantSpec>,
     pub limits: Limits,
     pub max_attempts: u32,
+    /// When set, mutating HTTP requests must carry `Authorization: Bearer <token>`.
+    pub api_token: Option<ApiToken>,
+    pub read_access: ReadAccess,
 }
+
+/// The API's bearer token. Its `Debug` does not print it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiToken(String);
+
+impl ApiToken {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ApiToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ApiToken(<{} chars>)", self.0.len())
+    }
+}
+
+/// Who may read (list jobs, fetch records and images) when a token is set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReadAccess {
+    #[default]
+    Public,
+    Token,
+}
+
+/// Shortest token accepted: a guessable one would be worse than none, because it looks safe.
+pub const MIN_TOKEN_CHARS: usize = 16;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SettingsError(pub String);
@@ -33,6 +65,8 @@ impl Settings {
             variants: default_variants(),
             limits: Limits::default(),
             max_attempts: 3,
+            api_token: None,
+            read_access: ReadAccess::Public,
         };
         for (key, value) in pairs {
             let number = || {
@@ -62,11 +96,38 @@ impl Settings {
                 "max_attempts" => {
                     settings.max_attempts = u32::try_from(number()?).unwrap_or(u32::MAX).max(1);
                 }
+                "api_token" => settings.api_token = api_token(value)?,
+                "read_access" => {
+                    settings.read_access = match value.trim() {
+                        "public" | "" => ReadAccess::Public,
+                        "token" => ReadAccess::Token,
+                        other => return Err(SettingsError(format!("config read_access={other:?} is neither \"public\" nor \"token\""))),
+                    }
+                }
                 _ => {}
             }
         }
+        if settings.read_access == ReadAccess::Token && settings.api_token.is_none() {
+            return Err(SettingsError("config read_access=token needs an api_token".into()));
+        }
         Ok(settings)
     }
+}
+
+/// An empty value means no token. A token is printable ASCII without spaces (it travels in a
+/// header) and at least [`MIN_TOKEN_CHARS`] long.
+fn api_token(value: &str) -> Result<Option<ApiToken>, SettingsError> {
+    let token = value.trim();
+    if token.is_empty() {
+        return Ok(None);
+    }
+    if !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(SettingsError("config api_token must be printable ASCII without spaces".into()));
+    }
+    if token.len() < MIN_TOKEN_CHARS {
+        return Err(SettingsError(format!("config api_token is {} characters; at least {MIN_TOKEN_CHARS} are needed", token.len())));
+    }
+    Ok(Some(ApiToken(token.to_string())))
 }
 
 #[cfg(test)]
@@ -93,6 +154,24 @@ mod tests {
         .expect("parses");
         assert_eq!(s.variants[0].name, "tiny");
         assert_eq!((s.limits.max_bytes, s.limits.max_dimension, s.max_attempts), (1000, 2048, 5));
+    }
+
+    #[test]
+    fn a_token_and_read_access_are_read_and_checked() {
+        let s = Settings::from_pairs([("api_token", " 0123456789abcdef0123 "), ("read_access", "token")]).expect("parses");
+        assert_eq!(s.api_token.as_ref().map(ApiToken::as_str), Some("0123456789abcdef0123"));
+        assert_eq!(s.read_access, ReadAccess::Token);
+        assert!(!format!("{s:?}").contains("0123456789abcdef"), "Debug must not print the token");
+        assert_eq!(Settings::from_pairs([("api_token", "")]).expect("empty is none").api_token, None);
+        for (pairs, named) in [
+            (vec![("api_token", "short")], "at least 16"),
+            (vec![("api_token", "has a space in it, long enough")], "printable"),
+            (vec![("read_access", "token")], "needs an api_token"),
+            (vec![("read_access", "everyone")], "read_access"),
+        ] {
+            let err = Settings::from_pairs(pairs).expect_err("refused");
+            assert!(err.0.contains(named), "{err}");
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! `components/thumbnailer` map their imports onto them with wit-bindgen's `with`.
 
 mod config;
-pub use config::{Settings, SettingsError};
+pub use config::{ApiToken, ReadAccess, Settings, SettingsError, MIN_TOKEN_CHARS};
 
 #[cfg(target_family = "wasm")]
 pub mod bindings {

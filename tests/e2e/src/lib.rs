@@ -14,6 +14,27 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// Where the scripts keep tools and state (`PIXELBUS_HOME`, default `~/.cache/pixelbus`).
+pub fn pixelbus_home() -> PathBuf {
+    std::env::var("PIXELBUS_HOME").map(PathBuf::from).unwrap_or_else(|_| {
+        PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/pixelbus")
+    })
+}
+
+/// The API token of the lattice under test (`scripts/up` generates one per lattice), set by
+/// [`Lattice::up`]: the request helpers below send it with every upload and delete.
+static API_TOKEN: std::sync::RwLock<Option<String>> = std::sync::RwLock::new(None);
+
+/// The token the helpers send, if a lattice set one.
+pub fn api_token() -> Option<String> {
+    API_TOKEN.read().map(|t| t.clone()).unwrap_or_default()
+}
+
+/// `Authorization` header value for the lattice's token.
+pub fn bearer() -> Option<String> {
+    api_token().map(|t| format!("Bearer {t}"))
+}
+
 /// A port on 127.0.0.1 that nothing listens on right now.
 pub fn free_port() -> anyhow::Result<u16> {
     let listener = TcpListener::bind("127.0.0.1:0").context("failed to bind an ephemeral port")?;
@@ -39,9 +60,7 @@ impl Lattice {
             }
         }
         let name = format!("pbtest-{}", std::process::id());
-        let home = std::env::var("PIXELBUS_HOME").map(PathBuf::from).unwrap_or_else(|_| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/pixelbus")
-        });
+        let home = pixelbus_home();
         let lattice = Lattice {
             state_dir: home.join("state").join(&name),
             name,
@@ -57,6 +76,11 @@ impl Lattice {
         if !status.success() {
             bail!("scripts/up failed ({status}); see the output above");
         }
+        let token_file = lattice.state_dir.join("api-token");
+        let token = std::fs::read_to_string(&token_file).with_context(|| format!("scripts/up left no API token in {}", token_file.display()))?;
+        if let Ok(mut slot) = API_TOKEN.write() {
+            *slot = Some(token.trim().to_string());
+        }
         Ok(lattice)
     }
 
@@ -67,6 +91,8 @@ impl Lattice {
             .env("PIXELBUS_NATS_PORT", self.nats_port.to_string())
             .env("PIXELBUS_HTTP_PORT", self.http_port.to_string())
             .env("PIXELBUS_STATE", &self.state_dir)
+            // The lattice's own generated token, whatever the caller's environment says.
+            .env_remove("PIXELBUS_API_TOKEN")
             // Fast failover for the fault cases: 2 s host heartbeats, and wadm forgets a host
             // after 10 s without one (defaults: 30 s and 70 s).
             .env("WASMCLOUD_HEARTBEAT_INTERVAL", "2")
@@ -177,13 +203,19 @@ pub fn http() -> ureq::Agent {
         .into()
 }
 
-/// POST `body` to `url` with a content-type, returning status and parsed JSON body.
+/// POST `body` to `url` with a content-type and the lattice's token, returning status and
+/// parsed JSON body.
 pub fn post(url: &str, content_type: &str, body: &[u8]) -> anyhow::Result<(u16, serde_json::Value)> {
-    let mut resp = http()
-        .post(url)
-        .header("content-type", content_type)
-        .send(body)
-        .with_context(|| format!("POST {url}"))?;
+    post_as(url, content_type, body, bearer().as_deref())
+}
+
+/// [`post`] with the `Authorization` header given (none: not sent).
+pub fn post_as(url: &str, content_type: &str, body: &[u8], authorization: Option<&str>) -> anyhow::Result<(u16, serde_json::Value)> {
+    let mut req = http().post(url).header("content-type", content_type);
+    if let Some(value) = authorization {
+        req = req.header("authorization", value);
+    }
+    let mut resp = req.send(body).with_context(|| format!("POST {url}"))?;
     let status = resp.status().as_u16();
     let bytes = resp.body_mut().read_to_vec()?;
     let json = serde_json::from_slice(&bytes)
@@ -191,9 +223,18 @@ pub fn post(url: &str, content_type: &str, body: &[u8]) -> anyhow::Result<(u16, 
     Ok((status, json))
 }
 
-/// DELETE `url`, returning status and parsed JSON body.
+/// DELETE `url` with the lattice's token, returning status and parsed JSON body.
 pub fn delete(url: &str) -> anyhow::Result<(u16, serde_json::Value)> {
-    let mut resp = http().delete(url).call().with_context(|| format!("DELETE {url}"))?;
+    delete_as(url, bearer().as_deref())
+}
+
+/// [`delete`] with the `Authorization` header given (none: not sent).
+pub fn delete_as(url: &str, authorization: Option<&str>) -> anyhow::Result<(u16, serde_json::Value)> {
+    let mut req = http().delete(url);
+    if let Some(value) = authorization {
+        req = req.header("authorization", value);
+    }
+    let mut resp = req.call().with_context(|| format!("DELETE {url}"))?;
     let status = resp.status().as_u16();
     let json = serde_json::from_slice(&resp.body_mut().read_to_vec()?)?;
     Ok((status, json))
@@ -205,9 +246,10 @@ pub fn post_head_only(port: u16, path: &str, content_length: u64) -> anyhow::Res
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let authorization = bearer().map(|b| format!("Authorization: {b}\r\n")).unwrap_or_default();
     write!(
         stream,
-        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/jpeg\r\nContent-Length: {content_length}\r\n\r\n"
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/jpeg\r\n{authorization}Content-Length: {content_length}\r\n\r\n"
     )?;
     let mut reply = Vec::new();
     let mut buf = [0u8; 4096];

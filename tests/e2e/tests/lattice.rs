@@ -58,6 +58,7 @@ fn main() {
         case("pipeline::nats_submit_alone_finishes_a_job", &lattice, pipeline::nats_submit_alone_finishes_a_job),
         case("pipeline::listing_is_newest_first", &lattice, pipeline::listing_is_newest_first),
         case("pipeline::delete_removes_job_and_blobs", &lattice, pipeline::delete_removes_job_and_blobs),
+        case("pipeline::changes_need_the_api_token", &lattice, pipeline::changes_need_the_api_token),
         case("robustness::bad_and_odd_inputs_over_http", &lattice, robustness::bad_and_odd_inputs_over_http),
         case("robustness::bad_and_odd_inputs_over_nats", &lattice, robustness::bad_and_odd_inputs_over_nats),
         case("providers::a_link_a_provider_missed_is_caught_up", &lattice, providers::a_link_a_provider_missed_is_caught_up),

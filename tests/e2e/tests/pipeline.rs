@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use anyhow::{ensure, Context as _};
-use pixelbus_e2e::{delete, get, post, test_jpeg, wait_for, Lattice};
+use pixelbus_e2e::{api_token, delete, delete_as, get, post, post_as, test_jpeg, wait_for, Lattice};
 use serde_json::Value;
 
 /// Polls the job until it is done (or failed), returning its JSON.
@@ -165,5 +165,37 @@ pub fn listing_is_newest_first(lattice: &Lattice) -> anyhow::Result<()> {
         b["id"]
     );
     ensure!(list["next"].is_string(), "no next page link: {list}");
+    Ok(())
+}
+
+/// `scripts/up` gave the lattice a token of its own (kept in its state dir, readable by its
+/// owner only); uploads and deletes without it are refused with 401 JSON and change nothing;
+/// reads stay public (the default `read_access`).
+pub fn changes_need_the_api_token(lattice: &Lattice) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let token_file = lattice.state_dir.join("api-token");
+    let mode = std::fs::metadata(&token_file)?.permissions().mode() & 0o777;
+    ensure!(mode == 0o600, "{} has mode {mode:o}, not 600", token_file.display());
+    let token = api_token().context("no API token")?;
+    ensure!(token.len() >= 16, "a {}-character token", token.len());
+
+    let images = format!("{}/images", lattice.base_url());
+    let image = test_jpeg(320, 240);
+    for (authorization, why) in [(None, "no token"), (Some("Bearer not-the-token-0123456789".to_string()), "a wrong token"), (Some(token.clone()), "no scheme")] {
+        let (status, body) = post_as(&images, "image/jpeg", &image, authorization.as_deref())?;
+        ensure!(status == 401 && body["error"]["code"] == "unauthorized", "upload with {why} -> {status}: {body}");
+    }
+    let (status, accepted) = post_as(&images, "image/jpeg", &image, Some(&format!("Bearer {token}")))?;
+    ensure!(status == 202, "upload with the token -> {status}: {accepted}");
+    let id = accepted["id"].as_str().context("no id")?;
+    let job = wait_done(lattice, id)?;
+    ensure!(job["status"] == "done", "{job}");
+
+    let (status, body) = delete_as(&format!("{images}/{id}"), None)?;
+    ensure!(status == 401 && body["error"]["code"] == "unauthorized", "delete without a token -> {status}: {body}");
+    let (status, _, _) = get(&format!("{images}/{id}/thumb"))?;
+    ensure!(status == 200, "the refused delete removed the thumbnail ({status}); reads must stay public");
+    let (status, body) = delete_as(&format!("{images}/{id}"), Some(&format!("Bearer {token}")))?;
+    ensure!(status == 200, "delete with the token -> {status}: {body}");
     Ok(())
 }

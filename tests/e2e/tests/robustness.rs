@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{bail, ensure, Context as _};
 use image::codecs::gif::GifEncoder;
 use image::{DynamicImage, Frame, ImageBuffer, ImageFormat, Rgb, Rgba, RgbaImage};
-use pixelbus_e2e::{get, http, parse_pid_file, test_jpeg, Lattice};
+use pixelbus_e2e::{bearer, get, http, parse_pid_file, test_jpeg, Lattice};
 
 use crate::pipeline::wait_done;
 use serde_json::Value;
@@ -164,9 +164,11 @@ struct Tally {
 /// One HTTP input: its outcome, checked against what it must come to.
 fn post_one(lattice: &Lattice, input: &Input, tally: &mut Tally) -> anyhow::Result<()> {
     let url = format!("{}/images", lattice.base_url());
-    let mut resp = http()
-        .post(&url)
-        .header("content-type", input.content_type)
+    let mut req = http().post(&url).header("content-type", input.content_type);
+    if let Some(value) = bearer() {
+        req = req.header("authorization", value);
+    }
+    let mut resp = req
         .send(&input.body[..])
         .with_context(|| format!("{}: the request itself failed", input.class))?;
     let status = resp.status().as_u16();
