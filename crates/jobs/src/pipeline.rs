@@ -172,7 +172,10 @@ pub fn process(
     }
     job.start(platform.now_ms());
     platform.put_job(&job)?;
-    let rendered = match render(&source, &job.requested, limits) {
+    let render_started = platform.now_ms();
+    let rendered = render(&source, &job.requested, limits);
+    job.timings.render_ms = Some(platform.now_ms().saturating_sub(render_started));
+    let rendered = match rendered {
         Ok((_, rendered)) => rendered,
         Err(err) => {
             let why = format!("{}: {err}", err.code());

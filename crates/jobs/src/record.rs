@@ -55,6 +55,9 @@ pub struct Timings {
     pub queued_ms: Option<u64>,
     /// From the start of the last attempt to its end.
     pub processing_ms: Option<u64>,
+    /// The part of the last attempt spent in the imaging library (decode, resize, encode: what
+    /// a browser running the same library does), without storage and queue round trips.
+    pub render_ms: Option<u64>,
 }
 
 /// Where a job's original lives in the blobstore.

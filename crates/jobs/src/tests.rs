@@ -157,6 +157,10 @@ fn process_renders_every_variant_and_announces_it() {
     assert_eq!(done.attempts, 1);
     let sizes: Vec<_> = done.variants.iter().map(|v| (v.name.as_str(), v.width, v.height)).collect();
     assert_eq!(sizes, vec![("thumb", 128, 96), ("small", 480, 360), ("medium", 800, 600)]);
+    // The test clock moves 10 ms per reading: the render is timed by exactly two of them, and
+    // lies inside the attempt (which also reads the original and stores the variants).
+    assert_eq!(done.timings.render_ms, Some(10));
+    assert!(done.timings.processing_ms.is_some_and(|p| p > 10), "{:?}", done.timings);
     for v in &done.variants {
         let data = m.read_object(CONTAINER_VARIANTS, &variant_object(&job.id, &v.name)).expect("read").expect("stored");
         assert_eq!(data.len() as u64, v.bytes);
