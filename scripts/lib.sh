@@ -149,6 +149,8 @@ usage_if_help() {
 # wash keeps signing keys and its downloads under the tools dir, not ~/.wash.
 export WASH_KEYS="${WASH_KEYS:-$PIXELBUS_HOME/keys}"
 PIXELBUS_BUILD="$PIXELBUS_ROOT/build"   # build outputs the manifests reference (gitignored)
+PIXELBUS_NODE="$PIXELBUS_HOME/node"     # npm tools (web/package.json): jco, playwright-core
+PIXELBUS_CHROMIUM="${PIXELBUS_CHROMIUM:-/usr/bin/chromium}"
 
 # Components and the providers packaged for them. name:crate[:binary]
 PIXELBUS_COMPONENTS=(api:pixelbus-api thumbnailer:pixelbus-thumbnailer imaging:pixelbus-imaging-component noop:pixelbus-noop)

@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod gallery;
+pub mod local;
 pub mod routes;
 pub mod submit;
 pub mod upload;

@@ -8,6 +8,7 @@ use serde_json::json;
 
 use crate::access::authorize;
 use crate::gallery;
+use crate::local;
 use crate::upload::image_bytes;
 
 /// A request as the router sees it.
@@ -78,6 +79,8 @@ pub fn route(platform: &impl Platform, settings: &Settings, req: &Request) -> Re
     match (segments.as_slice(), method) {
         ([] | [""], "GET") => gallery::page(),
         ([] | [""], _) => Reply::method_not_allowed(method, path, "GET"),
+        (["local", rest @ ..], "GET") => local::asset(&rest.join("/")),
+        (["local", ..], _) => Reply::method_not_allowed(method, path, "GET"),
         (["healthz"], "GET") => Reply::json(200, &json!({ "status": "ok" })),
         (["healthz"], _) => Reply::method_not_allowed(method, path, "GET"),
         (["images"], "POST") => upload(platform, settings, req),
