@@ -12,6 +12,7 @@ use pixelbus_e2e::{get, pid_alive, wait_for, Lattice};
 use serde_json::Value;
 
 mod bindings;
+mod browser;
 mod faults;
 mod pipeline;
 mod providers;
@@ -59,6 +60,8 @@ fn main() {
         case("pipeline::listing_is_newest_first", &lattice, pipeline::listing_is_newest_first),
         case("pipeline::delete_removes_job_and_blobs", &lattice, pipeline::delete_removes_job_and_blobs),
         case("pipeline::changes_need_the_api_token", &lattice, pipeline::changes_need_the_api_token),
+        case("browser::gallery_in_chromium", &lattice, browser::gallery_in_chromium),
+        case("browser::local_resize_in_the_tab", &lattice, browser::local_resize_in_the_tab),
         case("robustness::bad_and_odd_inputs_over_http", &lattice, robustness::bad_and_odd_inputs_over_http),
         case("robustness::bad_and_odd_inputs_over_nats", &lattice, robustness::bad_and_odd_inputs_over_nats),
         case("providers::a_link_a_provider_missed_is_caught_up", &lattice, providers::a_link_a_provider_missed_is_caught_up),
