@@ -55,11 +55,20 @@ pub fn multipart_file<'a>(body: &'a [u8], boundary: &str) -> Result<&'a [u8], Up
         if body[pos..].starts_with(b"--") {
             break; // closing delimiter
         }
-        let headers_start = find(body, b"\r\n", pos).ok_or(UploadError::Multipart("truncated"))? + 2;
-        let headers_end =
-            find(body, b"\r\n\r\n", headers_start - 2).ok_or(UploadError::Multipart("part without headers"))?;
-        let headers = String::from_utf8_lossy(&body[headers_start..headers_end]).to_ascii_lowercase();
-        let data_start = headers_end + 4;
+        // The boundary line ends in CRLF, after optional transport padding (RFC 2046 5.1.1).
+        let line_end = find(body, b"\r\n", pos).ok_or(UploadError::Multipart("truncated"))?;
+        if !body[pos..line_end].iter().all(|&b| b == b' ' || b == b'\t') {
+            return Err(UploadError::Multipart("text after a boundary on its line"));
+        }
+        let headers_start = line_end + 2;
+        // A part may have no header lines at all: its blank line follows the boundary's.
+        let (headers, data_start) = if body[headers_start..].starts_with(b"\r\n") {
+            (String::new(), headers_start + 2)
+        } else {
+            let headers_end =
+                find(body, b"\r\n\r\n", headers_start).ok_or(UploadError::Multipart("part without headers"))?;
+            (String::from_utf8_lossy(&body[headers_start..headers_end]).to_ascii_lowercase(), headers_end + 4)
+        };
         let data_end = find(body, next_delimiter.as_bytes(), data_start)
             .ok_or(UploadError::Multipart("part not terminated"))?;
         let data = &body[data_start..data_end];
@@ -120,6 +129,23 @@ mod tests {
     fn raw_bodies_pass_through() {
         assert_eq!(image_bytes("image/png", b"abc"), Ok(&b"abc"[..]));
         assert_eq!(image_bytes("", b""), Err(UploadError::Empty));
+    }
+
+    #[test]
+    fn a_part_without_headers_is_read() {
+        let body = b"--B\r\n\r\nplain\r\n--B--\r\n";
+        assert_eq!(image_bytes("multipart/form-data; boundary=B", body), Ok(&b"plain"[..]));
+    }
+
+    /// fuzz/regressions/upload/crash-f5b6c697…: a boundary followed by text on its line made
+    /// the header range run backwards (a panic, so a trap in the component).
+    #[test]
+    fn text_after_a_boundary_is_an_error() {
+        let body = b"--XyZ\rrm-data; name=\"note\"\r\n\r\nhello\r\n--XyZ--\r\n";
+        assert_eq!(
+            image_bytes("multipart/form-data; boundary=XyZ", body),
+            Err(UploadError::Multipart("text after a boundary on its line"))
+        );
     }
 
     #[test]
