@@ -77,7 +77,7 @@ pub fn read_request(request: IncomingRequest, settings: &Settings) -> Result<Req
             }
         }
     }
-    Ok(Request { method, path, content_type, if_none_match, authorization, body })
+    Ok(Request { method, path, content_type, if_none_match, body })
 }
 
 /// Writes `reply` as the response. A failure here means the client went away: nothing to do.
