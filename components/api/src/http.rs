@@ -5,8 +5,11 @@ use crate::bindings::wasi::http::types::{
     Fields, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam,
 };
 use crate::access::authorize;
+use crate::bindings::wasi::clocks::monotonic_clock;
+use crate::body_timer::{next_wait, Wait};
 use crate::routes::{max_body_bytes, Reply, Request};
 use pixelbus_guest::Settings;
+use pixelbus_guest::bindings::wasi::io::poll::poll;
 use pixelbus_guest::bindings::wasi::io::streams::StreamError;
 
 /// Largest slice handed to one `blocking-write-and-flush` call (the call's limit is 4096).
@@ -50,7 +53,8 @@ pub fn read_request(request: IncomingRequest, settings: &Settings) -> Result<Req
     authorize(settings, &method, &path, authorization.as_deref())?;
     let mut body = Vec::new();
     if matches!(method.as_str(), "POST" | "PUT" | "PATCH") {
-        if let Some(len) = header(&headers, "content-length").and_then(|v| v.trim().parse::<u64>().ok()) {
+        let declared = header(&headers, "content-length").and_then(|v| v.trim().parse::<u64>().ok());
+        if let Some(len) = declared {
             if len > max_body {
                 return Err(too_large(max_body));
             }
@@ -62,9 +66,26 @@ pub fn read_request(request: IncomingRequest, settings: &Settings) -> Result<Req
         let stream = incoming
             .stream()
             .map_err(|()| Reply::error(400, "bad_request", "request body unreadable"))?;
+        // Non-blocking reads, waiting on the body or a timer: a stalled or dripping client is
+        // answered 408 instead of holding this instance for as long as it likes.
+        let readable = stream.subscribe();
+        let started = monotonic_clock::now();
+        let mut last_byte = started;
         loop {
-            match stream.blocking_read(READ_CHUNK) {
+            match stream.read(READ_CHUNK) {
+                Ok(chunk) if chunk.is_empty() => {
+                    let now = monotonic_clock::now();
+                    let idle = settings.body_idle_timeout_ms;
+                    match next_wait(now.saturating_sub(started), now.saturating_sub(last_byte), idle, settings.body_deadline_ms) {
+                        Wait::Upto(ns) => {
+                            let timer = monotonic_clock::subscribe_duration(ns);
+                            poll(&[&readable, &timer]);
+                        }
+                        Wait::TimedOut(reason) => return Err(Reply::error(408, "request_timeout", reason)),
+                    }
+                }
                 Ok(chunk) => {
+                    last_byte = monotonic_clock::now();
                     body.extend_from_slice(&chunk);
                     if body.len() as u64 > max_body {
                         return Err(too_large(max_body));
@@ -75,6 +96,9 @@ pub fn read_request(request: IncomingRequest, settings: &Settings) -> Result<Req
                     return Err(Reply::error(400, "bad_request", format!("reading the body failed: {}", e.to_debug_string())));
                 }
             }
+        }
+        if let Some(len) = declared.filter(|len| *len != body.len() as u64) {
+            return Err(Reply::error(400, "bad_request", format!("the body ended after {} of its {len} bytes", body.len())));
         }
     }
     Ok(Request { method, path, content_type, if_none_match, body })

@@ -5,6 +5,7 @@
 //! and the exports below are the wasi glue.
 
 pub mod access;
+pub mod body_timer;
 pub mod gallery;
 pub mod local;
 pub mod routes;

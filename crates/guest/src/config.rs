@@ -8,6 +8,8 @@
 //! | `max_dimension` | 16384 | largest accepted side |
 //! | `max_attempts` | 3 | processing attempts before a job fails for good |
 //! | `api_token` | none (open) | bearer token that uploads and deletes must send (`scripts/up` sets one) |
+//! | `body_idle_timeout_ms` | 10000 | an upload body that sends nothing for this long is answered 408 |
+//! | `body_deadline_ms` | 60000 | an upload body not complete by then is answered 408 (slow drips too) |
 //! | `read_access` | `public` | `token`: reads need the bearer token too (`/healthz`, `/` and `/local/` stay open) |
 
 use pixelbus_imaging::{default_variants, Limits, VariantSpec};
@@ -20,6 +22,9 @@ pub struct Settings {
     /// When set, mutating HTTP requests must carry `Authorization: Bearer <token>`.
     pub api_token: Option<ApiToken>,
     pub read_access: ReadAccess,
+    /// Upload bodies: longest silence, and longest time in all (milliseconds).
+    pub body_idle_timeout_ms: u64,
+    pub body_deadline_ms: u64,
 }
 
 /// The API's bearer token. Its `Debug` does not print it.
@@ -67,6 +72,8 @@ impl Settings {
             max_attempts: 3,
             api_token: None,
             read_access: ReadAccess::Public,
+            body_idle_timeout_ms: 10_000,
+            body_deadline_ms: 60_000,
         };
         for (key, value) in pairs {
             let number = || {
@@ -97,6 +104,8 @@ impl Settings {
                     settings.max_attempts = u32::try_from(number()?).unwrap_or(u32::MAX).max(1);
                 }
                 "api_token" => settings.api_token = api_token(value)?,
+                "body_idle_timeout_ms" => settings.body_idle_timeout_ms = number()?.max(1),
+                "body_deadline_ms" => settings.body_deadline_ms = number()?.max(1),
                 "read_access" => {
                     settings.read_access = match value.trim() {
                         "public" | "" => ReadAccess::Public,
@@ -140,6 +149,7 @@ mod tests {
         assert_eq!(s.variants, default_variants());
         assert_eq!(s.limits, Limits::default());
         assert_eq!(s.max_attempts, 3);
+        assert_eq!((s.body_idle_timeout_ms, s.body_deadline_ms), (10_000, 60_000));
     }
 
     #[test]
@@ -149,9 +159,12 @@ mod tests {
             ("max_bytes", "1000"),
             ("max_dimension", "2048"),
             ("max_attempts", "5"),
+            ("body_idle_timeout_ms", "2500"),
+            ("body_deadline_ms", "0"),
             ("unrelated", "x"),
         ])
         .expect("parses");
+        assert_eq!((s.body_idle_timeout_ms, s.body_deadline_ms), (2500, 1), "a zero timeout would refuse every body");
         assert_eq!(s.variants[0].name, "tiny");
         assert_eq!((s.limits.max_bytes, s.limits.max_dimension, s.max_attempts), (1000, 2048, 5));
     }
@@ -176,7 +189,7 @@ mod tests {
 
     #[test]
     fn bad_values_are_named() {
-        for (k, v) in [("max_bytes", "lots"), ("variants", "[]"), ("variants", "{"), ("variants", r#"[{"name":"A","max_width":1,"max_height":1}]"#)] {
+        for (k, v) in [("max_bytes", "lots"), ("body_deadline_ms", "soon"), ("variants", "[]"), ("variants", "{"), ("variants", r#"[{"name":"A","max_width":1,"max_height":1}]"#)] {
             let err = Settings::from_pairs([(k, v)]).expect_err("refused");
             assert!(err.0.contains(k), "{err}");
         }
