@@ -273,3 +273,27 @@ fn variant_spec_json_has_defaults() {
             .expect("parses");
     assert_eq!((spec.fit, spec.format, spec.quality), (Fit::Cover, OutputFormat::Webp, 90));
 }
+
+/// An Adobe CMYK JPEG (as print workflows save them): the left half red, the right half cyan.
+fn cmyk_jpeg(width: u16, height: u16) -> Vec<u8> {
+    let pixels: Vec<u8> = (0..height)
+        .flat_map(|_| (0..width).flat_map(move |x| if x < width / 2 { [0u8, 255, 255, 0] } else { [255u8, 0, 0, 0] }))
+        .collect();
+    let mut out = Vec::new();
+    jpeg_encoder::Encoder::new(&mut out, 90)
+        .encode(&pixels, width, height, jpeg_encoder::ColorType::Cmyk)
+        .expect("CMYK test image encodes");
+    out
+}
+
+#[test]
+fn cmyk_jpeg_renders_in_its_colours() {
+    let (info, out) = render(&cmyk_jpeg(200, 100), &[VariantSpec::new("v", 100)], &Limits::default()).expect("CMYK renders");
+    assert_eq!((info.width, info.height), (200, 100));
+    let rgb = decode_output(&out[0]).to_rgb8();
+    assert_eq!(rgb.dimensions(), (100, 50));
+    let near = |p: &Rgb<u8>, want: [u8; 3]| p.0.iter().zip(want).all(|(a, b)| a.abs_diff(b) < 40);
+    let (left, right) = (rgb.get_pixel(10, 25), rgb.get_pixel(90, 25));
+    assert!(near(left, [255, 0, 0]), "left half should be red, is {left:?}");
+    assert!(near(right, [0, 255, 255]), "right half should be cyan, is {right:?}");
+}
