@@ -24,6 +24,8 @@ mod exports {
         fn handle_message(msg: BrokerMessage) -> Result<(), String> {
             let platform = WasiPlatform::new("pixelbus-thumbnailer");
             let settings = platform.settings().map_err(|e| e.0)?;
+            #[cfg(feature = "trap-on-marker")]
+            trap_on_marker(&platform, &msg.body);
             match process(&platform, &msg.body, &settings.limits, settings.max_attempts) {
                 Ok(Outcome::Done) => Ok(()),
                 Ok(Outcome::Failed(why)) => {
@@ -38,6 +40,20 @@ mod exports {
                     platform.log(LogLevel::Error, &format!("will retry: {e}"));
                     Err(e)
                 }
+            }
+        }
+    }
+
+    /// Test builds: a wasm `unreachable` (a trap, not an error return) when the job's original
+    /// holds the marker. Lookups that fail are left to `process`.
+    #[cfg(feature = "trap-on-marker")]
+    fn trap_on_marker(platform: &WasiPlatform, body: &[u8]) {
+        const MARKER: &[u8] = b"PIXELBUS-TRAP";
+        let Ok(work) = serde_json::from_slice::<pixelbus_jobs::WorkMessage>(body) else { return };
+        let Ok(Some(job)) = platform.get_job(&work.id) else { return };
+        if let Ok(Some(original)) = platform.read_object(&job.original.container, &job.original.object) {
+            if original.windows(MARKER.len()).any(|w| w == MARKER) {
+                core::arch::wasm32::unreachable();
             }
         }
     }
