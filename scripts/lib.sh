@@ -140,7 +140,8 @@ usage_if_help() {
     local arg
     for arg in "$@"; do
         if [[ "$arg" == "-h" || "$arg" == "--help" ]]; then
-            sed -n '2,/^$/{s/^# \{0,1\}//;p}' "$0"
+            # The comment block under the shebang, up to the first line that is not a comment.
+            sed -n '2,${/^#/!q;s/^# \{0,1\}//;p}' "$0"
             exit 0
         fi
     done
