@@ -141,6 +141,14 @@ pub fn process(
 ) -> Result<Outcome, String> {
     let mut job = match unfinished_job(platform, message, "invalid work message")? {
         Ok(job) => job,
+        // The api stores the record before it queues the work, so a missing record is either a
+        // job deleted while queued or a store that answered "not found" without being able to
+        // look (nats-server answers so while it shuts down). Acknowledging would lose the second
+        // kind for good; retrying costs the first only its remaining deliveries, after which the
+        // dead-letter path (`give_up`) drops it.
+        Err(Outcome::Skipped(MISSING)) => {
+            return Err(format!("{MISSING}: deleted, or the keyvalue store did not find it; trying again later"))
+        }
         Err(nothing_to_do) => return Ok(nothing_to_do),
     };
     if job.attempts >= max_attempts {
@@ -211,12 +219,14 @@ pub fn give_up(platform: &impl Platform, dead_letter: &[u8]) -> Result<Outcome, 
     Ok(Outcome::Failed(why))
 }
 
+const MISSING: &str = "job no longer exists";
+
 /// The job a work message names, unless it is gone or already finished (then the outcome that
 /// says so: a redelivery or a deleted job leaves nothing to do).
 fn unfinished_job(platform: &impl Platform, message: &[u8], invalid: &str) -> Result<Result<Job, Outcome>, String> {
     let work: WorkMessage = serde_json::from_slice(message).map_err(|e| format!("{invalid}: {e}"))?;
     let Some(job) = platform.get_job(&work.id)? else {
-        return Ok(Err(Outcome::Skipped("job no longer exists")));
+        return Ok(Err(Outcome::Skipped(MISSING)));
     };
     if job.status.is_final() {
         return Ok(Err(Outcome::Skipped("job already finished")));

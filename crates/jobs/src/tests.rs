@@ -335,3 +335,24 @@ fn waiting_for_a_blobstore_that_is_not_there_uses_up_no_attempt() {
     m.fail_reads.set(false);
     assert_eq!(process(&m, &m.work_message(), &Limits::default(), 3).expect("processed"), Outcome::Done);
 }
+
+#[test]
+fn a_record_the_store_does_not_find_is_retried_not_acknowledged() {
+    let m = Memory::default();
+    let job = accept(&m, Original::Upload(&jpeg(64, 48)), default_variants(), &Limits::default()).expect("accepted");
+    let work = m.work_message();
+    // A keyvalue store answering "not found" for a record it holds (nats-server shutting down).
+    let record = m.jobs.borrow_mut().remove(job.id.as_str()).expect("stored");
+    let err = process(&m, &work, &Limits::default(), 3).expect_err("a missing record must be retried");
+    assert!(err.contains("no longer exists"), "{err}");
+    assert!(!m.subjects().contains(&SUBJECT_DONE.to_string()));
+    m.jobs.borrow_mut().insert(job.id.to_string(), record);
+    assert_eq!(process(&m, &work, &Limits::default(), 3).expect("retried"), Outcome::Done);
+
+    // A job deleted while queued: its work message is dropped once the queue gives up on it.
+    let deleted = accept(&m, Original::Upload(&jpeg(64, 48)), default_variants(), &Limits::default()).expect("accepted");
+    let work = m.work_message();
+    delete(&m, &deleted).expect("deleted");
+    assert!(process(&m, &work, &Limits::default(), 3).is_err());
+    assert_eq!(give_up(&m, &work).expect("dropped"), Outcome::Skipped("job no longer exists"));
+}
