@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 
+pub mod natsauth;
+
 /// Root of the repository (this crate sits at `tests/e2e`).
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -46,6 +48,8 @@ pub struct Lattice {
     pub nats_port: u16,
     pub http_port: u16,
     pub state_dir: PathBuf,
+    /// The bearer token `scripts/up` generated for this lattice's API.
+    pub api_token: String,
     stopped: bool,
 }
 
@@ -53,24 +57,34 @@ impl Lattice {
     /// Runs `scripts/up --no-build` (components and providers must be built: `scripts/test`
     /// does that first) and returns once the app is Deployed and /healthz answers 200.
     pub fn up() -> anyhow::Result<Self> {
+        let lattice = Self::up_with(&format!("pbtest-{}", std::process::id()), &[])?;
+        if let Ok(mut slot) = API_TOKEN.write() {
+            *slot = Some(lattice.api_token.clone());
+        }
+        Ok(lattice)
+    }
+
+    /// A further lattice named `name` (free ports, its own state dir), brought up by
+    /// `scripts/up --no-build <extra_args>`. Its token is in `api_token`, not the shared one.
+    pub fn up_with(name: &str, extra_args: &[&str]) -> anyhow::Result<Self> {
         let root = repo_root();
         for artifact in ["build/api.wasm", "build/thumbnailer.wasm", "build/providers/keyvalue-nats.par.gz"] {
             if !root.join(artifact).is_file() {
                 bail!("{artifact} is missing: run scripts/build (or scripts/test) first");
             }
         }
-        let name = format!("pbtest-{}", std::process::id());
-        let home = pixelbus_home();
-        let lattice = Lattice {
-            state_dir: home.join("state").join(&name),
-            name,
+        let mut lattice = Lattice {
+            state_dir: pixelbus_home().join("state").join(name),
+            name: name.to_string(),
             nats_port: free_port()?,
             http_port: free_port()?,
+            api_token: String::new(),
             stopped: false,
         };
         let status = lattice
             .script("up")
             .arg("--no-build")
+            .args(extra_args)
             .status()
             .context("failed to run scripts/up")?;
         if !status.success() {
@@ -78,9 +92,7 @@ impl Lattice {
         }
         let token_file = lattice.state_dir.join("api-token");
         let token = std::fs::read_to_string(&token_file).with_context(|| format!("scripts/up left no API token in {}", token_file.display()))?;
-        if let Ok(mut slot) = API_TOKEN.write() {
-            *slot = Some(token.trim().to_string());
-        }
+        lattice.api_token = token.trim().to_string();
         Ok(lattice)
     }
 
@@ -115,6 +127,31 @@ impl Lattice {
             );
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Copies this lattice's logs (host, nats-server, wadm, and any a test wrote into the state
+    /// dir) to `$PIXELBUS_HOME/logs/<prefix>-<file>`, since the state dir is purged when the
+    /// tests end, and returns the warnings and errors among the host's last lines, for a
+    /// failure message.
+    pub fn keep_logs(&self, prefix: &str) -> String {
+        let logs = pixelbus_home().join("logs");
+        let mut files: Vec<PathBuf> =
+            ["wasmcloud.log", "nats.log", "wadm.log"].iter().map(|f| self.state_dir.join("wash").join(f)).collect();
+        if let Ok(dir) = std::fs::read_dir(&self.state_dir) {
+            files.extend(dir.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "log")));
+        }
+        let mut kept = Vec::new();
+        for from in files.iter().filter(|f| f.is_file()) {
+            let name = from.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let to = logs.join(format!("{prefix}-{name}"));
+            if std::fs::copy(from, &to).is_ok() {
+                kept.push(to.display().to_string());
+            }
+        }
+        let host_log = std::fs::read_to_string(self.state_dir.join("wash/wasmcloud.log")).unwrap_or_default();
+        let lines: Vec<&str> = host_log.lines().filter(|l| l.contains("WARN") || l.contains("ERROR")).collect();
+        let tail = lines[lines.len().saturating_sub(15)..].join("\n");
+        format!("logs kept: {}\nlast host warnings and errors:\n{tail}", kept.join(", "))
     }
 
     pub fn base_url(&self) -> String {

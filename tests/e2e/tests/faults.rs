@@ -9,17 +9,17 @@ use pixelbus_e2e::{get, parse_pid_file, pid_alive, post, test_jpeg, wait_for, La
 use serde_json::Value;
 
 /// Jobs in flight when the host is killed.
-const JOBS: usize = 30;
+const JOBS: usize = 200;
 /// Clients uploading them at once.
-const UPLOADERS: usize = 6;
+const UPLOADERS: usize = 8;
 
 /// A process as it was started: program, arguments, environment.
-struct Launch {
-    argv: Vec<String>,
-    env: Vec<(String, String)>,
+pub(crate) struct Launch {
+    pub(crate) argv: Vec<String>,
+    pub(crate) env: Vec<(String, String)>,
 }
 
-fn launch_of(pid: u32) -> anyhow::Result<Launch> {
+pub(crate) fn launch_of(pid: u32) -> anyhow::Result<Launch> {
     let split = |bytes: Vec<u8>| -> Vec<String> {
         bytes.split(|b| *b == 0).filter(|s| !s.is_empty()).map(|s| String::from_utf8_lossy(s).into_owned()).collect()
     };
@@ -40,7 +40,7 @@ fn process_group(pid: u32) -> anyhow::Result<u32> {
     after.split_whitespace().nth(2).and_then(|g| g.parse().ok()).context("no pgrp in /proc stat")
 }
 
-fn job(lattice: &Lattice, id: &str) -> anyhow::Result<Value> {
+pub(crate) fn job(lattice: &Lattice, id: &str) -> anyhow::Result<Value> {
     let (status, _, body) = get(&format!("{}/images/{id}", lattice.base_url()))?;
     ensure!(status == 200, "GET /images/{id} -> {status}");
     Ok(serde_json::from_slice(&body)?)
@@ -64,7 +64,7 @@ fn keep_logs(lattice: &Lattice, replacement: &std::path::Path) {
 }
 
 /// Done events per job id, read back from the PIXELBUS_EVENTS stream.
-fn done_events(lattice: &Lattice) -> anyhow::Result<HashMap<String, usize>> {
+pub(crate) fn done_events(lattice: &Lattice) -> anyhow::Result<HashMap<String, usize>> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         use futures::StreamExt as _;
@@ -92,6 +92,30 @@ fn done_events(lattice: &Lattice) -> anyhow::Result<HashMap<String, usize>> {
     })
 }
 
+/// Checks a done job's variants: as many files as variants in the blob dir (retries overwrote,
+/// never added), each served, decoding at its recorded size.
+pub(crate) fn variants_intact(lattice: &Lattice, id: &str, job: &Value) -> anyhow::Result<()> {
+    let base = lattice.base_url();
+    let blobs = lattice.state_dir.join("blobs/pixelbus-variants");
+    let variants = job["variants"].as_array().context("no variants")?;
+    ensure!(variants.len() == 3, "job {id}: {} variants", variants.len());
+    let files = std::fs::read_dir(blobs.join(id)).map(|d| d.count()).unwrap_or(0);
+    ensure!(files == variants.len(), "job {id}: {files} variant files for {} variants", variants.len());
+    for v in variants {
+        let url = format!("{base}{}", v["url"].as_str().context("variant url")?);
+        let (status, _, bytes) = get(&url)?;
+        ensure!(status == 200, "variant {v} -> {status}");
+        let image = image::load_from_memory(&bytes).with_context(|| format!("variant {v} does not decode"))?;
+        ensure!(
+            u64::from(image.width()) == v["width"].as_u64().unwrap_or(0) && u64::from(image.height()) == v["height"].as_u64().unwrap_or(0),
+            "variant {v} decodes as {}x{}",
+            image.width(),
+            image.height()
+        );
+    }
+    Ok(())
+}
+
 /// Kills the host (and the providers it runs: the whole process group, as a machine dying would)
 /// while jobs are in flight, starts a new host the same way, and checks every job completes with
 /// each variant written exactly once and intact.
@@ -105,7 +129,7 @@ pub fn host_killed_mid_load_loses_no_job(lattice: &Lattice) -> anyhow::Result<()
     let base = lattice.base_url();
     // Uploads from several clients at once, so they arrive faster than the thumbnailers drain
     // them (one client at a time let the thumbnailers keep up).
-    let images: Vec<Vec<u8>> = (0..JOBS).map(|i| test_jpeg(1600 + i as u32, 1200)).collect();
+    let images: Vec<Vec<u8>> = (0..JOBS).map(|i| test_jpeg(1200 + i as u32, 900)).collect();
     let uploads: Vec<anyhow::Result<String>> = std::thread::scope(|scope| {
         let workers: Vec<_> = images
             .chunks(JOBS.div_ceil(UPLOADERS))
@@ -189,7 +213,6 @@ pub fn host_killed_mid_load_loses_no_job(lattice: &Lattice) -> anyhow::Result<()
         let settled = lattice.script("up").arg("--no-build").status().context("scripts/up after the host kill")?;
         ensure!(settled.success(), "the lattice did not settle on the replacement host: {settled}");
 
-        let blobs = lattice.state_dir.join("blobs/pixelbus-variants");
         let mut lost = 0;
         for (id, job) in ids.iter().zip(&jobs) {
             if job["status"] != "done" {
@@ -197,23 +220,7 @@ pub fn host_killed_mid_load_loses_no_job(lattice: &Lattice) -> anyhow::Result<()
                 eprintln!("job {id} did not complete: {job}");
                 continue;
             }
-            let variants = job["variants"].as_array().context("no variants")?;
-            ensure!(variants.len() == 3, "job {id}: {} variants", variants.len());
-            // Exactly one file per variant on disk: retries overwrote, never added.
-            let files = std::fs::read_dir(blobs.join(id)).map(|d| d.count()).unwrap_or(0);
-            ensure!(files == variants.len(), "job {id}: {files} variant files for {} variants", variants.len());
-            for v in variants {
-                let url = format!("{base}{}", v["url"].as_str().context("variant url")?);
-                let (status, _, bytes) = get(&url).with_context(|| format!("replacement host log, newest first:\n{}", host_tail()))?;
-                ensure!(status == 200, "variant {v} -> {status}");
-                let image = image::load_from_memory(&bytes).with_context(|| format!("variant {v} does not decode"))?;
-                ensure!(
-                    u64::from(image.width()) == v["width"].as_u64().unwrap_or(0) && u64::from(image.height()) == v["height"].as_u64().unwrap_or(0),
-                    "variant {v} decodes as {}x{}",
-                    image.width(),
-                    image.height()
-                );
-            }
+            variants_intact(lattice, id, job).with_context(|| format!("replacement host log, newest first:\n{}", host_tail()))?;
         }
         let events = done_events(lattice)?;
         let duplicated = ids.iter().filter(|id| events.get(*id).copied().unwrap_or(0) > 1).count();

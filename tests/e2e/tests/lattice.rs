@@ -14,9 +14,13 @@ use serde_json::Value;
 mod bindings;
 mod browser;
 mod faults;
+mod nats_creds;
+mod nats_restart;
 mod pipeline;
 mod providers;
 mod robustness;
+mod slow_uploads;
+mod trap;
 
 type Shared = Arc<Mutex<Option<Lattice>>>;
 
@@ -29,7 +33,10 @@ fn case(
     Trial::test(name, move || {
         let guard = lattice.lock().map_err(|_| Failed::from("lattice lock poisoned"))?;
         let lattice = guard.as_ref().ok_or("the lattice is not running")?;
-        body(lattice).map_err(|e| Failed::from(format!("{e:#}")))
+        body(lattice).map_err(|e| {
+            let case = name.replace("::", "-");
+            Failed::from(format!("{e:#}\n{}", lattice.keep_logs(&format!("failed-{case}"))))
+        })
     })
 }
 
@@ -64,8 +71,12 @@ fn main() {
         case("browser::local_resize_in_the_tab", &lattice, browser::local_resize_in_the_tab),
         case("robustness::bad_and_odd_inputs_over_http", &lattice, robustness::bad_and_odd_inputs_over_http),
         case("robustness::bad_and_odd_inputs_over_nats", &lattice, robustness::bad_and_odd_inputs_over_nats),
+        case("slow_uploads::slow_and_abandoned_uploads_are_let_go", &lattice, slow_uploads::slow_and_abandoned_uploads_are_let_go),
+        case("trap::a_trapping_component_costs_one_job", &lattice, trap::a_trapping_component_costs_one_job),
         case("providers::a_link_a_provider_missed_is_caught_up", &lattice, providers::a_link_a_provider_missed_is_caught_up),
         case("bindings::bindings_swap_by_manifest_alone", &lattice, bindings::bindings_swap_by_manifest_alone),
+        case("nats_restart::nats_restarted_mid_load_loses_no_job", &lattice, nats_restart::nats_restarted_mid_load_loses_no_job),
+        case("nats_creds::a_leaf_lattice_authenticates_to_its_hub", &lattice, nats_creds::a_leaf_lattice_authenticates_to_its_hub),
         case("faults::lattice_restart_keeps_finished_jobs", &lattice, faults::lattice_restart_keeps_finished_jobs),
         // Replaces the host: after the cases that expect the original one, and after the swaps so
         // it also shows a host started later finds everything it needs (the component configs).

@@ -108,6 +108,22 @@ fn jpeg_with_huge_exif(segments: usize) -> Vec<u8> {
     out
 }
 
+/// An Adobe CMYK JPEG, as print workflows save them (jpeg-encoder writes the APP14 marker).
+fn cmyk_jpeg(width: u16, height: u16) -> anyhow::Result<Vec<u8>> {
+    let pixels: Vec<u8> = (0..height)
+        .flat_map(|y| (0..width).flat_map(move |x| [(x % 256) as u8, (y % 256) as u8, 60, 20]))
+        .collect();
+    let mut out = Vec::new();
+    jpeg_encoder::Encoder::new(&mut out, 85).encode(&pixels, width, height, jpeg_encoder::ColorType::Cmyk)?;
+    Ok(out)
+}
+
+/// A lossless WebP with an alpha channel (the image crate's encoder writes lossless only).
+fn webp_with_alpha(width: u32, height: u32) -> Vec<u8> {
+    let img = RgbaImage::from_fn(width, height, |x, y| Rgba([(x * 3) as u8, (y * 2) as u8, 150, ((x + y) % 256) as u8]));
+    encode(DynamicImage::ImageRgba8(img), ImageFormat::WebP)
+}
+
 fn random_bytes(len: usize, mut seed: u64) -> Vec<u8> {
     (0..len)
         .map(|_| {
@@ -138,11 +154,14 @@ fn corpus() -> anyhow::Result<Vec<Input>> {
         Input { class: "JPEG declaring 65000x65000 (bomb)", content_type: "image/jpeg", body: jpeg_bomb(65_000)?, expect: too_large },
         Input { class: "16-bit PNG", content_type: "image/png", body: encode(DynamicImage::ImageRgb16(ImageBuffer::from_fn(200, 150, |x, y| Rgb([(x * 300) as u16, (y * 400) as u16, 9000u16]))), ImageFormat::Png), expect: Expect::Thumbnail },
         Input { class: "GIF with 300 frames (first frame used)", content_type: "image/gif", body: gif(300), expect: Expect::Thumbnail },
+        Input { class: "CMYK JPEG (Adobe)", content_type: "image/jpeg", body: cmyk_jpeg(300, 200)?, expect: Expect::Thumbnail },
+        Input { class: "WebP with alpha (lossless)", content_type: "image/webp", body: webp_with_alpha(300, 200), expect: Expect::Thumbnail },
         Input { class: "JPEG with 640 KiB of EXIF", content_type: "image/jpeg", body: jpeg_with_huge_exif(10), expect: Expect::Thumbnail },
     ];
     inputs.extend(truncations("truncated JPEG", "image/jpeg", &test_jpeg(400, 300), 12));
     inputs.extend(truncations("truncated PNG", "image/png", &png(400, 300), 12));
     inputs.extend(truncations("truncated GIF", "image/gif", &gif(3), 6));
+    inputs.extend(truncations("truncated WebP", "image/webp", &webp_with_alpha(300, 200), 6));
     Ok(inputs)
 }
 
