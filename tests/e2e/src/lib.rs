@@ -280,19 +280,26 @@ pub fn delete_as(url: &str, authorization: Option<&str>) -> anyhow::Result<(u16,
 /// Sends only the head of a POST declaring a `content_length` body, then reads the reply: a
 /// server that refuses from the declared size answers without the body ever being sent.
 pub fn post_head_only(port: u16, path: &str, content_length: u64) -> anyhow::Result<(u16, serde_json::Value)> {
-    use std::io::{Read, Write};
+    use std::io::Write;
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     let authorization = bearer().map(|b| format!("Authorization: {b}\r\n")).unwrap_or_default();
     write!(
         stream,
         "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/jpeg\r\n{authorization}Content-Length: {content_length}\r\n\r\n"
     )?;
+    read_http_reply(&mut stream, Duration::from_secs(10)).context("before the body was sent")
+}
+
+/// Reads one HTTP reply (status and JSON body) off a raw connection, waiting at most `within`
+/// for each read; it returns once the head and the body its `content-length` announces are in
+/// (the connection may stay open).
+pub fn read_http_reply(stream: &mut std::net::TcpStream, within: Duration) -> anyhow::Result<(u16, serde_json::Value)> {
+    use std::io::Read;
+    stream.set_read_timeout(Some(within))?;
     let mut reply = Vec::new();
     let mut buf = [0u8; 4096];
-    // Read until the head and the announced body are in (the connection may stay open).
     loop {
-        let n = stream.read(&mut buf).context("no reply before the body was sent")?;
+        let n = stream.read(&mut buf).context("no reply in time")?;
         if n == 0 {
             break;
         }
@@ -314,7 +321,6 @@ pub fn post_head_only(port: u16, path: &str, content_length: u64) -> anyhow::Res
     Ok((status, serde_json::from_str(body).with_context(|| format!("body is not JSON: {body}"))?))
 }
 
-/// A photo-like test image (smooth gradients and edges), encoded as JPEG.
 pub fn test_jpeg(width: u32, height: u32) -> Vec<u8> {
     let img = image::RgbImage::from_fn(width, height, |x, y| {
         let edge = if (x / 37 + y / 23) % 2 == 0 { 40 } else { 0 };

@@ -63,8 +63,8 @@ fn keep_logs(lattice: &Lattice, replacement: &std::path::Path) {
     }
 }
 
-/// Done events per job id, read back from the PIXELBUS_EVENTS stream.
-pub(crate) fn done_events(lattice: &Lattice) -> anyhow::Result<HashMap<String, usize>> {
+/// Every message stored in PIXELBUS_EVENTS on `subject`: payload and headers.
+pub(crate) fn stored_events(lattice: &Lattice, subject: &str) -> anyhow::Result<Vec<(Vec<u8>, Option<async_nats::HeaderMap>)>> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         use futures::StreamExt as _;
@@ -74,22 +74,48 @@ pub(crate) fn done_events(lattice: &Lattice) -> anyhow::Result<HashMap<String, u
         let stored = stream.info().await?.state.messages as usize;
         let consumer = stream
             .create_consumer(async_nats::jetstream::consumer::pull::Config {
-                filter_subject: "pixelbus.events.done".into(),
+                filter_subject: subject.into(),
                 ack_policy: async_nats::jetstream::consumer::AckPolicy::None,
                 ..Default::default()
             })
             .await?;
-        let mut counts: HashMap<String, usize> = HashMap::new();
+        let mut found = Vec::new();
         let mut batch = consumer.fetch().max_messages(stored.max(1)).expires(Duration::from_secs(2)).messages().await?;
         while let Some(msg) = batch.next().await {
             let msg = msg.map_err(|e| anyhow::anyhow!("{e}"))?;
-            let job: Value = serde_json::from_slice(&msg.payload).unwrap_or_default();
-            if let Some(id) = job["id"].as_str() {
-                *counts.entry(id.to_string()).or_default() += 1;
-            }
+            found.push((msg.payload.to_vec(), msg.headers.clone()));
         }
-        Ok(counts)
+        Ok(found)
     })
+}
+
+/// Done events per job id, read back from the PIXELBUS_EVENTS stream.
+pub(crate) fn done_events(lattice: &Lattice) -> anyhow::Result<HashMap<String, usize>> {
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for (payload, _) in stored_events(lattice, "pixelbus.events.done")? {
+        let job: Value = serde_json::from_slice(&payload).unwrap_or_default();
+        if let Some(id) = job["id"].as_str() {
+            *counts.entry(id.to_string()).or_default() += 1;
+        }
+    }
+    Ok(counts)
+}
+
+/// Starts `launch` again, detached (setsid, like wash does), so it is not this test's child:
+/// scripts/down stops it by the pid file the caller rewrites, and init reaps it. Returns its pid.
+pub(crate) fn start_detached(launch: &Launch, log: &std::path::Path) -> anyhow::Result<u32> {
+    let script = format!("setsid \"$@\" >'{}' 2>&1 </dev/null & echo $!", log.display());
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .arg("sh")
+        .args(&launch.argv)
+        .env_clear()
+        .envs(launch.env.iter().cloned())
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("starting {} again", launch.argv[0]))?;
+    String::from_utf8_lossy(&out.stdout).trim().parse().context("no pid for the started process")
 }
 
 /// Checks a done job's variants: as many files as variants in the blob dir (retries overwrote,
@@ -167,21 +193,8 @@ pub fn host_killed_mid_load_loses_no_job(lattice: &Lattice) -> anyhow::Result<()
     let finished_before = ids.iter().filter(|id| done_before_kill.contains_key(*id)).count();
     ensure!(finished_before < JOBS, "all {JOBS} jobs finished before the kill; nothing was in flight");
 
-    // A replacement host: same program, arguments and environment, a new host id. Started
-    // detached (setsid, like wash does), so it is not this test's child: scripts/down stops it,
-    // and init reaps it.
-    let script = format!("setsid \"$@\" >'{}' 2>&1 </dev/null & echo $!", host_log.display());
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(&script)
-        .arg("sh")
-        .args(&launch.argv)
-        .env_clear()
-        .envs(launch.env.iter().cloned())
-        .stdin(Stdio::null())
-        .output()
-        .context("starting the replacement host")?;
-    let replacement: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().context("replacement host pid")?;
+    // A replacement host: same program, arguments and environment, a new host id.
+    let replacement = start_detached(&launch, &host_log).context("the replacement host")?;
     // scripts/down stops what the pid file names.
     std::fs::write(&pid_file, format!("{{\"pid\": {replacement}}}"))?;
 

@@ -6,7 +6,7 @@
 //! published done twice.
 
 use std::collections::BTreeSet;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -14,7 +14,7 @@ use anyhow::{bail, ensure, Context as _};
 use pixelbus_e2e::{parse_pid_file, pid_alive, post, test_jpeg, wait_for, Lattice};
 use serde_json::Value;
 
-use crate::faults::{done_events, job, launch_of, variants_intact};
+use crate::faults::{done_events, job, launch_of, start_detached, variants_intact};
 
 const UPLOADERS: usize = 4;
 /// Accepted uploads per client before the restart; they keep uploading until it is over, and
@@ -80,20 +80,7 @@ pub fn nats_restarted_mid_load_loses_no_job(lattice: &Lattice) -> anyhow::Result
         let term = Command::new("kill").args(["-TERM", &nats.to_string()]).status()?;
         ensure!(term.success(), "kill -TERM {nats} failed");
         wait_for("nats-server to exit", Duration::from_secs(30), || Ok((!pid_alive(nats)).then_some(())))?;
-        // Started detached, like wash does; scripts/down stops what the pid file names.
-        let log = lattice.state_dir.join("restarted-nats.log");
-        let script = format!("setsid \"$@\" >'{}' 2>&1 </dev/null & echo $!", log.display());
-        let out = Command::new("sh")
-            .arg("-c")
-            .arg(&script)
-            .arg("sh")
-            .args(&launch.argv)
-            .env_clear()
-            .envs(launch.env.iter().cloned())
-            .stdin(Stdio::null())
-            .output()
-            .context("starting nats-server again")?;
-        let again: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().context("new nats-server pid")?;
+        let again = start_detached(&launch, &lattice.state_dir.join("restarted-nats.log")).context("nats-server")?;
         std::fs::write(&pid_file, format!("{again}\n"))?;
         wait_for("nats-server to listen again", Duration::from_secs(30), || {
             Ok(std::net::TcpStream::connect(("127.0.0.1", lattice.nats_port)).ok().map(|_| ()))

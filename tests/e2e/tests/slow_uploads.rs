@@ -4,12 +4,12 @@
 //! `body_idle_timeout_ms` of silence (10 s) or when the body is not in by `body_deadline_ms`
 //! (60 s), and an upload sent while more clients stall than there are instances goes through.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context as _};
-use pixelbus_e2e::{bearer, get, post, test_jpeg, Lattice};
+use pixelbus_e2e::{bearer, get, post, read_http_reply, test_jpeg, Lattice};
 use serde_json::Value;
 
 use crate::pipeline::wait_done;
@@ -30,34 +30,6 @@ fn start_upload(port: u16, image: &[u8], length: usize, sent: usize) -> anyhow::
     stream.write_all(&image[..sent.min(image.len())])?;
     stream.flush()?;
     Ok(stream)
-}
-
-/// Reads one HTTP reply (status and JSON body), waiting at most `within`.
-fn read_reply(stream: &mut TcpStream, within: Duration) -> anyhow::Result<(u16, Value)> {
-    stream.set_read_timeout(Some(within))?;
-    let mut reply = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        let n = stream.read(&mut buf).context("no reply in time")?;
-        if n == 0 {
-            break;
-        }
-        reply.extend_from_slice(&buf[..n]);
-        let text = String::from_utf8_lossy(&reply);
-        if let Some((head, body)) = text.split_once("\r\n\r\n") {
-            let len = head
-                .lines()
-                .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0)))
-                .unwrap_or(0);
-            if body.len() >= len {
-                break;
-            }
-        }
-    }
-    let text = String::from_utf8_lossy(&reply).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").context("no HTTP head in the reply")?;
-    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).context("no status")?;
-    Ok((status, serde_json::from_str(body).with_context(|| format!("body is not JSON: {body}"))?))
 }
 
 /// Ids of the newest 100 jobs.
@@ -92,7 +64,7 @@ pub fn slow_and_abandoned_uploads_are_let_go(lattice: &Lattice) -> anyhow::Resul
                 }
                 ensure!(started.elapsed() < DEADLINE * 2, "still dripping after {:?}: no deadline", started.elapsed());
             }
-            let (status, body) = read_reply(&mut stream, Duration::from_secs(30))?;
+            let (status, body) = read_http_reply(&mut stream, Duration::from_secs(30))?;
             Ok((status, body, started.elapsed()))
         })
     };
@@ -118,7 +90,7 @@ pub fn slow_and_abandoned_uploads_are_let_go(lattice: &Lattice) -> anyhow::Resul
 
     let mut after = Vec::with_capacity(STALLED);
     for stream in &mut stalled {
-        let (status, body) = read_reply(stream, IDLE_TIMEOUT * 3)?;
+        let (status, body) = read_http_reply(stream, IDLE_TIMEOUT * 3)?;
         ensure!(status == 408 && body["error"]["code"] == "request_timeout", "a stalled upload got {status}: {body}");
         after.push(stalled_at.elapsed());
     }

@@ -11,7 +11,7 @@ use anyhow::{ensure, Context as _};
 use pixelbus_e2e::{parse_pid_file, pid_alive, post, repo_root, test_jpeg, wait_for, Lattice};
 use serde_json::Value;
 
-use crate::faults::{job, variants_intact};
+use crate::faults::{job, stored_events, variants_intact};
 
 const MARKER: &[u8] = b"PIXELBUS-TRAP";
 /// Good jobs sent alongside the trapping one.
@@ -51,32 +51,15 @@ fn trapping_jpeg() -> Vec<u8> {
 
 /// Dead letters stored in PIXELBUS_EVENTS for `id`: (error header, deliveries header).
 fn dead_letters(lattice: &Lattice, id: &str) -> anyhow::Result<Vec<(String, String)>> {
-    let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(async {
-        use futures::StreamExt as _;
-        let nats = async_nats::connect(format!("127.0.0.1:{}", lattice.nats_port)).await?;
-        let js = async_nats::jetstream::new(nats);
-        let mut stream = js.get_stream("PIXELBUS_EVENTS").await.context("events stream")?;
-        let stored = stream.info().await?.state.messages as usize;
-        let consumer = stream
-            .create_consumer(async_nats::jetstream::consumer::pull::Config {
-                filter_subject: "pixelbus.jobs.dead".into(),
-                ack_policy: async_nats::jetstream::consumer::AckPolicy::None,
-                ..Default::default()
-            })
-            .await?;
-        let mut found = Vec::new();
-        let mut batch = consumer.fetch().max_messages(stored.max(1)).expires(Duration::from_secs(2)).messages().await?;
-        while let Some(msg) = batch.next().await {
-            let msg = msg.map_err(|e| anyhow::anyhow!("{e}"))?;
-            let work: Value = serde_json::from_slice(&msg.payload).unwrap_or_default();
-            if work["id"] == id {
-                let header = |name: &str| msg.headers.as_ref().and_then(|h| h.get(name)).map(|v| v.to_string()).unwrap_or_default();
-                found.push((header("Dead-Letter-Error"), header("Dead-Letter-Deliveries")));
-            }
+    let mut found = Vec::new();
+    for (payload, headers) in stored_events(lattice, "pixelbus.jobs.dead")? {
+        let work: Value = serde_json::from_slice(&payload).unwrap_or_default();
+        if work["id"] == id {
+            let header = |name: &str| headers.as_ref().and_then(|h| h.get(name)).map(|v| v.to_string()).unwrap_or_default();
+            found.push((header("Dead-Letter-Error"), header("Dead-Letter-Deliveries")));
         }
-        Ok(found)
-    })
+    }
+    Ok(found)
 }
 
 pub fn a_trapping_component_costs_one_job(lattice: &Lattice) -> anyhow::Result<()> {
