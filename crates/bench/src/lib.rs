@@ -3,6 +3,7 @@
 
 pub mod imaging;
 pub mod messaging;
+pub mod pipeline;
 pub mod providers;
 pub mod report;
 pub mod stats;

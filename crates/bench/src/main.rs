@@ -9,13 +9,13 @@ use std::process::Command;
 use anyhow::Context as _;
 use clap::Parser;
 use pixelbus_bench::report::{self, Better, Ratio};
-use pixelbus_bench::{imaging, messaging, providers};
+use pixelbus_bench::{imaging, messaging, pipeline, providers};
 
 #[derive(Parser)]
 #[command(about = "pixelbus benchmarks: ratios against baselines measured in the same run")]
 struct Args {
-    /// Sections to run, comma-separated: imaging, providers, messaging.
-    #[arg(long, value_delimiter = ',', default_value = "imaging,providers,messaging")]
+    /// Sections to run, comma-separated: imaging, providers, messaging, pipeline.
+    #[arg(long, value_delimiter = ',', default_value = "imaging,providers,messaging,pipeline")]
     only: Vec<String>,
     /// Fewer repetitions and smaller counts: a smoke run, not figures to quote.
     #[arg(long)]
@@ -26,6 +26,15 @@ struct Args {
     /// NATS of a lattice running bench/noop.yaml (the messaging section needs it).
     #[arg(long)]
     lattice_nats: Option<String>,
+    /// NATS of a lattice running wadm.yaml (the pipeline section needs it and --pipeline-http).
+    #[arg(long)]
+    pipeline_nats: Option<String>,
+    /// HTTP address of that lattice's api.
+    #[arg(long)]
+    pipeline_http: Option<String>,
+    /// File holding that lattice's API token (scripts/up writes one per lattice).
+    #[arg(long)]
+    pipeline_token_file: Option<PathBuf>,
     /// Markdown report to write.
     #[arg(long, default_value = "BENCHMARKS.md")]
     out: PathBuf,
@@ -181,6 +190,75 @@ fn main() -> anyhow::Result<()> {
                     });
                 }
             }
+        }
+    }
+
+    if wants("pipeline") {
+        match (&args.pipeline_nats, &args.pipeline_http) {
+            (Some(nats), Some(http)) => {
+                eprintln!("==> pipeline: thumbnails/s through the lattice vs pixelbus-imaging natively on every core");
+                let token = match &args.pipeline_token_file {
+                    Some(file) => Some(
+                        std::fs::read_to_string(file)
+                            .with_context(|| format!("reading the API token from {}", file.display()))?
+                            .trim()
+                            .to_string(),
+                    ),
+                    None => None,
+                };
+                let target = pipeline::Target { http: http.clone(), nats: nats.clone(), token };
+                let row = runtime.block_on(pipeline::run(&target, args.quick))?;
+                let _ = writeln!(details, "\n## Pipeline vs native\n");
+                let _ = writeln!(
+                    details,
+                    "A lattice (our host, wadm, nats-server) running `wadm.yaml`: each job is an HTTP upload of the same 2 MP \
+                     photo ({} KiB JPEG) rendered into the default variants, timed from the first upload to the last \
+                     `pixelbus.events.done` event, {} clients uploading at once, {} jobs per run. The native side is \
+                     `pixelbus-imaging` rendering the same image into the same variants on {} threads (the machine's cores, \
+                     which the lattice and the upload clients share). Medians of the runs, interleaved. Latency: {} jobs \
+                     sent open loop at half the pipeline's rate ({:.1} jobs/s), from sending the upload to seeing its done \
+                     event.\n",
+                    row.jpeg_bytes / 1024,
+                    pipeline::CLIENTS,
+                    row.jobs,
+                    row.cores,
+                    row.latency_jobs,
+                    row.half_rate
+                );
+                let _ = writeln!(
+                    details,
+                    "| Path | jobs/s | vs native |\n|---|---:|---:|\n| pixelbus-imaging natively, {} threads | {:.1} | 1.00x |\n\
+                     | HTTP -> api -> JetStream -> thumbnailer -> done event | {:.1} | {:.2}x |\n\n\
+                     | Latency at {:.1} jobs/s | p50 | p99 | p99/p50 |\n|---|---:|---:|---:|\n| upload sent -> done event | {:.0} ms | {:.0} ms | {:.2} |",
+                    row.cores,
+                    row.native_per_s,
+                    row.pipeline_per_s,
+                    row.pipeline_per_s / row.native_per_s,
+                    row.half_rate,
+                    row.p50_ms,
+                    row.p99_ms,
+                    row.p99_ms / row.p50_ms
+                );
+                ratios.push(Ratio {
+                    section: "pipeline",
+                    figure: "thumbnail jobs/s, lattice vs native".into(),
+                    baseline: format!("{:.1} jobs/s", row.native_per_s),
+                    measured: format!("{:.1} jobs/s", row.pipeline_per_s),
+                    ratio: row.pipeline_per_s / row.native_per_s,
+                    better: Better::Higher,
+                    target: Some(0.7),
+                });
+                ratios.push(Ratio {
+                    section: "pipeline",
+                    figure: format!("latency p99/p50 at half load ({:.1} jobs/s)", row.half_rate),
+                    baseline: format!("p50 {:.0} ms", row.p50_ms),
+                    measured: format!("p99 {:.0} ms", row.p99_ms),
+                    ratio: row.p99_ms / row.p50_ms,
+                    better: Better::Lower,
+                    target: Some(3.0),
+                });
+            }
+            _ => eprintln!("==> pipeline: skipped (no --pipeline-nats and --pipeline-http; scripts/bench brings up the lattice)"),
         }
     }
 

@@ -1,0 +1,240 @@
+//! The whole pipeline vs the native library on the same cores: thumbnails per second through a
+//! lattice running `wadm.yaml` (HTTP upload -> api -> blobstore/keyvalue -> JetStream ->
+//! thumbnailer -> blobstore/keyvalue -> `pixelbus.events.done`), against `pixelbus-imaging`
+//! rendering the same images into the same variants on as many threads as the machine has
+//! cores. Then the end-to-end latency (upload sent -> done event seen) of jobs sent at half the
+//! saturated rate, open loop.
+//!
+//! One job is one image rendered into the default variants, on both sides.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context as _};
+use futures::StreamExt as _;
+use pixelbus_imaging::{default_variants, Limits};
+
+use crate::imaging::photo_jpeg;
+use crate::stats::{median, percentile};
+
+/// Uploads in flight at saturation (more than the thumbnailer's instances can take at once).
+pub const CLIENTS: usize = 8;
+/// The generated photo every job sends: 2 MP.
+const WIDTH: u32 = 1632;
+const HEIGHT: u32 = 1224;
+
+/// A lattice running wadm.yaml, as `scripts/bench` brought it up.
+pub struct Target {
+    pub http: String,
+    pub nats: String,
+    pub token: Option<String>,
+}
+
+pub struct PipelineRow {
+    pub cores: usize,
+    pub jobs: usize,
+    pub jpeg_bytes: usize,
+    pub native_per_s: f64,
+    pub pipeline_per_s: f64,
+    /// Jobs/s the latency run sent, and what it measured.
+    pub half_rate: f64,
+    pub latency_jobs: usize,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+/// `jobs` renders of `jpeg` spread over `threads` threads; jobs per second.
+fn native_rate(jpeg: &[u8], jobs: usize, threads: usize) -> anyhow::Result<f64> {
+    let next = AtomicUsize::new(0);
+    let started = Instant::now();
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| -> anyhow::Result<()> {
+                    while next.fetch_add(1, Ordering::SeqCst) < jobs {
+                        pixelbus_imaging::render(jpeg, &default_variants(), &Limits::default())?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        for worker in workers {
+            worker.join().map_err(|_| anyhow::anyhow!("a render thread panicked"))??;
+        }
+        Ok(())
+    })?;
+    Ok(jobs as f64 / started.elapsed().as_secs_f64())
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into()
+}
+
+/// One upload; the job id the api answered 202 with.
+fn upload(agent: &ureq::Agent, target: &Target, jpeg: &[u8]) -> anyhow::Result<String> {
+    let url = format!("{}/images", target.http);
+    let mut request = agent.post(&url).header("content-type", "image/jpeg");
+    if let Some(token) = &target.token {
+        request = request.header("authorization", &format!("Bearer {token}"));
+    }
+    let mut response = request.send(jpeg).with_context(|| format!("POST {url}"))?;
+    let status = response.status().as_u16();
+    let body = response.body_mut().read_to_string().unwrap_or_default();
+    ensure!(status == 202, "POST {url} -> {status}: {body}");
+    let accepted: serde_json::Value = serde_json::from_str(&body).with_context(|| format!("202 body is not JSON: {body}"))?;
+    Ok(accepted["id"].as_str().context("202 without an id")?.to_string())
+}
+
+/// Done events by job id, with the instant each was seen, collected in the background.
+struct DoneWatch {
+    seen: Arc<Mutex<HashMap<String, Instant>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl DoneWatch {
+    async fn start(nats: &str) -> anyhow::Result<Self> {
+        let client = async_nats::connect(nats).await.with_context(|| format!("connecting to {nats}"))?;
+        let mut events = client.subscribe("pixelbus.events.done").await?;
+        client.flush().await?;
+        let seen: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+        let sink = Arc::clone(&seen);
+        let task = tokio::spawn(async move {
+            let _client = client;
+            while let Some(msg) = events.next().await {
+                let job: serde_json::Value = serde_json::from_slice(&msg.payload).unwrap_or_default();
+                if let (Some(id), Ok(mut seen)) = (job["id"].as_str(), sink.lock()) {
+                    seen.entry(id.to_string()).or_insert_with(Instant::now);
+                }
+            }
+        });
+        Ok(DoneWatch { seen, task })
+    }
+
+    /// Waits until every one of `ids` is done (at most `within`); the instant each was seen.
+    async fn wait_all(&self, ids: &[String], within: Duration) -> anyhow::Result<Vec<Instant>> {
+        let deadline = Instant::now() + within;
+        loop {
+            let found: Vec<Option<Instant>> = {
+                let seen = self.seen.lock().map_err(|_| anyhow::anyhow!("done watch poisoned"))?;
+                ids.iter().map(|id| seen.get(id).copied()).collect()
+            };
+            let missing = found.iter().filter(|f| f.is_none()).count();
+            if missing == 0 {
+                return Ok(found.into_iter().flatten().collect());
+            }
+            if Instant::now() > deadline {
+                bail!("{missing} of {} jobs not done within {} s", ids.len(), within.as_secs());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for DoneWatch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// `jobs` uploads by [`CLIENTS`] clients at once; jobs per second from the first upload to the
+/// last done event.
+async fn pipeline_rate(target: &Target, watch: &DoneWatch, jpeg: &[u8], jobs: usize) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    let next = AtomicUsize::new(0);
+    let ids = std::thread::scope(|scope| -> anyhow::Result<Vec<String>> {
+        let clients: Vec<_> = (0..CLIENTS)
+            .map(|_| {
+                scope.spawn(|| -> anyhow::Result<Vec<String>> {
+                    let agent = agent();
+                    let mut ids = Vec::new();
+                    while next.fetch_add(1, Ordering::SeqCst) < jobs {
+                        ids.push(upload(&agent, target, jpeg)?);
+                    }
+                    Ok(ids)
+                })
+            })
+            .collect();
+        let mut ids = Vec::new();
+        for client in clients {
+            ids.extend(client.join().map_err(|_| anyhow::anyhow!("an upload client panicked"))??);
+        }
+        Ok(ids)
+    })?;
+    let done = watch.wait_all(&ids, Duration::from_secs(600)).await?;
+    let last = done.into_iter().max().unwrap_or(started);
+    Ok(jobs as f64 / last.duration_since(started).as_secs_f64())
+}
+
+/// `jobs` uploads sent at `rate` per second on a fixed schedule (each from its own thread, so a
+/// slow answer does not delay the next send); latency of each from send to done event, in ms.
+async fn latencies(target: &Target, watch: &DoneWatch, jpeg: &[u8], jobs: usize, rate: f64) -> anyhow::Result<Vec<f64>> {
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let start = Instant::now();
+    let sent = std::thread::scope(|scope| -> anyhow::Result<Vec<(String, Instant)>> {
+        let uploads: Vec<_> = (0..jobs)
+            .map(|i| {
+                let due = start + interval * i as u32;
+                scope.spawn(move || -> anyhow::Result<(String, Instant)> {
+                    std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                    let sent_at = Instant::now();
+                    Ok((upload(&agent(), target, jpeg)?, sent_at))
+                })
+            })
+            .collect();
+        uploads
+            .into_iter()
+            .map(|u| u.join().map_err(|_| anyhow::anyhow!("an upload thread panicked"))?)
+            .collect()
+    })?;
+    let ids: Vec<String> = sent.iter().map(|(id, _)| id.clone()).collect();
+    let done = watch.wait_all(&ids, Duration::from_secs(600)).await?;
+    Ok(sent
+        .iter()
+        .zip(done)
+        .map(|((_, sent_at), done_at)| done_at.saturating_duration_since(*sent_at).as_secs_f64() * 1000.0)
+        .collect())
+}
+
+/// Native and pipeline runs interleaved (drift hits both), medians over the repetitions; then
+/// the latency run at half the pipeline's median rate.
+pub async fn run(target: &Target, quick: bool) -> anyhow::Result<PipelineRow> {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let (jobs, reps) = if quick { (12, 1) } else { (48, 3) };
+    let jpeg = photo_jpeg(WIDTH, HEIGHT, 7)?;
+    let watch = DoneWatch::start(&target.nats).await?;
+    // Warm-up: the thumbnailer's instances, the providers' connections, page cache.
+    pipeline_rate(target, &watch, &jpeg, CLIENTS).await.context("warm-up through the pipeline")?;
+    native_rate(&jpeg, cores, cores)?;
+    let (mut native, mut pipeline) = (Vec::new(), Vec::new());
+    for rep in 1..=reps {
+        native.push(native_rate(&jpeg, jobs, cores)?);
+        pipeline.push(pipeline_rate(target, &watch, &jpeg, jobs).await?);
+        eprintln!(
+            "    pipeline rep {rep}/{reps}: native {:.1} jobs/s on {cores} threads, pipeline {:.1} jobs/s with {CLIENTS} clients",
+            native[native.len() - 1],
+            pipeline[pipeline.len() - 1]
+        );
+    }
+    let (native_per_s, pipeline_per_s) = (median(&native).unwrap_or(f64::NAN), median(&pipeline).unwrap_or(f64::NAN));
+    let half_rate = pipeline_per_s / 2.0;
+    let latency_jobs = if quick { 10 } else { 40 };
+    eprintln!("    latency: {latency_jobs} jobs at {half_rate:.1} jobs/s (half the saturated rate)");
+    let samples = latencies(target, &watch, &jpeg, latency_jobs, half_rate).await?;
+    Ok(PipelineRow {
+        cores,
+        jobs,
+        jpeg_bytes: jpeg.len(),
+        native_per_s,
+        pipeline_per_s,
+        half_rate,
+        latency_jobs,
+        p50_ms: percentile(&samples, 50.0).unwrap_or(f64::NAN),
+        p99_ms: percentile(&samples, 99.0).unwrap_or(f64::NAN),
+    })
+}
