@@ -113,6 +113,12 @@ pub fn job_messages(data: &[u8]) {
     if let Ok(work) = serde_json::from_slice::<WorkMessage>(data) {
         let id = work.id.as_str();
         assert!(id.len() == 26 && id.bytes().all(|b| b.is_ascii_alphanumeric()), "work message id {id:?} let through");
+        // The record a message carries is only restored for its own job.
+        if let Some(copy) = work.queued_copy() {
+            assert_eq!(copy.id, work.id, "a copy of another job would be restored");
+        }
+        let again: WorkMessage = serde_json::from_slice(&work.to_json()).expect("a work message we wrote reads back");
+        assert_eq!(again, work, "a work message does not survive a write and a read");
     }
     if let Ok(job) = Job::from_json(data) {
         let again = Job::from_json(&job.to_json()).expect("a record we wrote reads back");

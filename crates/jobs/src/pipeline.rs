@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::platform::{LogLevel, Platform};
 use crate::record::ObjectRef;
 use crate::{
-    original_object, variant_object, Job, JobId, WorkMessage, CONTAINER_ORIGINALS,
+    original_object, variant_object, Job, JobId, Status, WorkMessage, CONTAINER_ORIGINALS,
     CONTAINER_VARIANTS, SUBJECT_DEAD, SUBJECT_DONE, SUBJECT_FAILED, SUBJECT_WORK,
 };
 
@@ -111,8 +111,21 @@ pub fn accept(
     };
     let mut job = Job::queued(id, &info, location, variants, now);
     platform.put_job(&job).map_err(AcceptError::Unavailable)?;
-    let message = serde_json::to_vec(&WorkMessage { id: job.id.clone() }).unwrap_or_default();
-    if let Err(err) = platform.publish(SUBJECT_WORK, &message) {
+    // Read back before queueing: while nats-server shuts down it acknowledges writes it does not
+    // keep, and answers every read "not found". A record that cannot be read back is not promised
+    // to the client; one lost later is restored from the work message, and a work message lost
+    // later is sent again by `requeue_if_stale`.
+    match platform.get_job(&job.id) {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            return Err(AcceptError::Unavailable(format!(
+                "job {} was not found right after it was stored (is the keyvalue store restarting?)",
+                job.id
+            )))
+        }
+        Err(err) => return Err(AcceptError::Unavailable(err)),
+    }
+    if let Err(err) = platform.publish(SUBJECT_WORK, &WorkMessage::for_job(&job).to_json()) {
         job.fail(format!("could not queue the job: {err}"), platform.now_ms());
         let _ = platform.put_job(&job);
         return Err(AcceptError::Unavailable(err));
@@ -139,16 +152,26 @@ pub fn process(
     limits: &Limits,
     max_attempts: u32,
 ) -> Result<Outcome, String> {
-    let mut job = match unfinished_job(platform, message, "invalid work message")? {
+    let work = parse_work(message, "invalid work message")?;
+    let mut restored = false;
+    let mut job = match unfinished_job(platform, &work.id)? {
         Ok(job) => job,
-        // The api stores the record before it queues the work, so a missing record is either a
-        // job deleted while queued or a store that answered "not found" without being able to
-        // look (nats-server answers so while it shuts down). Acknowledging would lose the second
-        // kind for good; retrying costs the first only its remaining deliveries, after which the
-        // dead-letter path (`give_up`) drops it.
-        Err(Outcome::Skipped(MISSING)) => {
-            return Err(format!("{MISSING}: deleted, or the keyvalue store did not find it; trying again later"))
-        }
+        // The api stores the record before it queues the work, and an unfinished job cannot be
+        // deleted, so a missing record was lost by the store (nats-server 2.15.1 acknowledges
+        // writes during its shutdown that it does not keep), the store answered "not found"
+        // without looking (it does so while it shuts down), or the job finished and was deleted
+        // before this redelivery. The message's copy restores the record once the original is
+        // found (a deleted job's is gone); rewriting a record that was there after all redoes the
+        // job at worst.
+        Err(Outcome::Skipped(MISSING)) => match work.queued_copy() {
+            Some(copy) => {
+                restored = true;
+                copy.clone()
+            }
+            // A message without a copy: retrying costs a deleted job only its remaining
+            // deliveries, after which the dead-letter path (`give_up`) drops it.
+            None => return Err(format!("{MISSING}: deleted, or the keyvalue store did not find it; trying again later")),
+        },
         Err(nothing_to_do) => return Ok(nothing_to_do),
     };
     if job.attempts >= max_attempts {
@@ -162,6 +185,13 @@ pub fn process(
     let source = platform
         .read_object(&job.original.container, &job.original.object)?;
     let Some(source) = source else {
+        if restored {
+            // Nothing written: a deleted job stays deleted once the queue gives up on it.
+            return Err(format!(
+                "{MISSING} and its original {}/{} not found: deleted, or the stores did not find them; trying again later",
+                job.original.container, job.original.object
+            ));
+        }
         let why = format!("original {}/{} not found", job.original.container, job.original.object);
         finish_failed(platform, &mut job, &why)?;
         return Ok(Outcome::Failed(why));
@@ -180,6 +210,9 @@ pub fn process(
     }
     job.start(platform.now_ms());
     platform.put_job(&job)?;
+    if restored {
+        platform.log(LogLevel::Warn, &format!("job {}: record not found; restored from its work message", job.id));
+    }
     let render_started = platform.now_ms();
     let rendered = render(&source, &job.requested, limits);
     job.timings.render_ms = Some(platform.now_ms().saturating_sub(render_started));
@@ -209,7 +242,8 @@ pub fn process(
 /// delivery failed or timed out): its job ends `failed`, so no record stays `processing` forever.
 /// A job that finished meanwhile, or was deleted, is left alone.
 pub fn give_up(platform: &impl Platform, dead_letter: &[u8]) -> Result<Outcome, String> {
-    let mut job = match unfinished_job(platform, dead_letter, "invalid dead letter (not a work message)")? {
+    let work = parse_work(dead_letter, "invalid dead letter (not a work message)")?;
+    let mut job = match unfinished_job(platform, &work.id)? {
         Ok(job) => job,
         Err(nothing_to_do) => return Ok(nothing_to_do),
     };
@@ -219,13 +253,37 @@ pub fn give_up(platform: &impl Platform, dead_letter: &[u8]) -> Result<Outcome, 
     Ok(Outcome::Failed(why))
 }
 
+/// Queues an unfinished job again when its record has not changed for `after_ms`: its work
+/// message was lost (nats-server 2.15.1 can acknowledge a publish during its shutdown and not
+/// keep it) or every delivery so far failed before it started. Called when the job is read, so a
+/// job someone waits for cannot stay queued for good. Returns whether it queued the job.
+///
+/// `after_ms` must exceed the time the queue keeps redelivering a message (all its deliveries
+/// and backoffs): a job requeued while its first message is still in the queue can be rendered
+/// twice (the same bytes to the same keys, and a second done event when the two overlap).
+pub fn requeue_if_stale(platform: &impl Platform, job: &mut Job, after_ms: u64) -> Result<bool, String> {
+    let now = platform.now_ms();
+    if !job.is_stale(now, after_ms) {
+        return Ok(false);
+    }
+    let idle = format!("{:?} and unchanged since {}", job.status, job.updated_at);
+    job.touch(now);
+    platform.put_job(job)?;
+    platform.publish(SUBJECT_WORK, &WorkMessage::for_job(job).to_json())?;
+    platform.log(LogLevel::Warn, &format!("job {} was {idle}: queued again", job.id));
+    Ok(true)
+}
+
 const MISSING: &str = "job no longer exists";
 
-/// The job a work message names, unless it is gone or already finished (then the outcome that
-/// says so: a redelivery or a deleted job leaves nothing to do).
-fn unfinished_job(platform: &impl Platform, message: &[u8], invalid: &str) -> Result<Result<Job, Outcome>, String> {
-    let work: WorkMessage = serde_json::from_slice(message).map_err(|e| format!("{invalid}: {e}"))?;
-    let Some(job) = platform.get_job(&work.id)? else {
+fn parse_work(message: &[u8], invalid: &str) -> Result<WorkMessage, String> {
+    serde_json::from_slice(message).map_err(|e| format!("{invalid}: {e}"))
+}
+
+/// The job, unless it is gone or already finished (then the outcome that says so: a
+/// redelivery or a deleted job leaves nothing to do).
+fn unfinished_job(platform: &impl Platform, id: &JobId) -> Result<Result<Job, Outcome>, String> {
+    let Some(job) = platform.get_job(id)? else {
         return Ok(Err(Outcome::Skipped(MISSING)));
     };
     if job.status.is_final() {
@@ -249,8 +307,25 @@ fn publish_event(platform: &impl Platform, subject: &str, job: &Job) {
     }
 }
 
-/// Removes a job: its variants, its original when we stored it, then its record.
-pub fn delete(platform: &impl Platform, job: &Job) -> Result<(), String> {
+/// Why a job was not deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeleteError {
+    /// Queued or processing: its work message would restore the record (see `process`), so it
+    /// is deleted once it is done or failed.
+    Unfinished(Status),
+    /// A backend failed; the client may retry.
+    Unavailable(String),
+}
+
+/// Removes a finished job: its variants, its original when we stored it, then its record.
+pub fn delete(platform: &impl Platform, job: &Job) -> Result<(), DeleteError> {
+    if !job.status.is_final() {
+        return Err(DeleteError::Unfinished(job.status));
+    }
+    remove_job(platform, job).map_err(DeleteError::Unavailable)
+}
+
+fn remove_job(platform: &impl Platform, job: &Job) -> Result<(), String> {
     // Every produced variant was requested, so the requested names cover them all (and the
     // ones a failed or unfinished attempt may have written).
     for variant in &job.requested {

@@ -87,6 +87,10 @@ pub struct Job {
     pub timings: Timings,
     created_ms: u64,
     started_ms: Option<u64>,
+    /// When the record last changed (records written before this field read as 0: then
+    /// `created_ms` stands in).
+    #[serde(default)]
+    updated_ms: u64,
 }
 
 impl Job {
@@ -112,11 +116,20 @@ impl Job {
             timings: Timings::default(),
             created_ms: now_ms,
             started_ms: None,
+            updated_ms: now_ms,
         }
     }
 
-    fn touch(&mut self, now_ms: u64) {
+    /// Records a change at `now_ms` (`updated_at`).
+    pub fn touch(&mut self, now_ms: u64) {
         self.updated_at = rfc3339_millis(now_ms);
+        self.updated_ms = now_ms;
+    }
+
+    /// Unfinished, and unchanged for at least `after_ms`: nothing is working on it any more, or
+    /// its work message is gone.
+    pub fn is_stale(&self, now_ms: u64, after_ms: u64) -> bool {
+        !self.status.is_final() && now_ms.saturating_sub(self.updated_ms.max(self.created_ms)) >= after_ms
     }
 
     /// Marks an attempt as started. Returns false (and changes nothing) when the job is already
@@ -172,10 +185,31 @@ impl Job {
     }
 }
 
-/// The work-queue message: the record in keyvalue has everything else.
+/// The work-queue message: the job id, and a copy of the record as it was queued, from which a
+/// record the keyvalue store lost is restored (nats-server 2.15.1 acknowledges writes during its
+/// shutdown that it does not keep). Messages without the copy (queued by pixelbus before it
+/// existed) still work; their lost records cannot be restored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkMessage {
     pub id: JobId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<Job>,
+}
+
+impl WorkMessage {
+    pub fn for_job(job: &Job) -> WorkMessage {
+        WorkMessage { id: job.id.clone(), job: Some(job.clone()) }
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        // Ids and records serialise without fail (see `Job::to_json`).
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// The copy of the record, when the message carries one for its own job.
+    pub fn queued_copy(&self) -> Option<&Job> {
+        self.job.as_ref().filter(|job| job.id == self.id)
+    }
 }
 
 #[cfg(test)]
@@ -229,6 +263,39 @@ mod tests {
         f.fail("broken", 5);
         assert!(!f.start(6));
         assert_eq!(f.error.as_deref(), Some("broken"));
+    }
+
+    #[test]
+    fn a_job_is_stale_once_unfinished_and_untouched_for_long_enough() {
+        let mut j = job();
+        assert!(!j.is_stale(1_000 + 89_999, 90_000));
+        assert!(j.is_stale(1_000 + 90_000, 90_000));
+        j.start(50_000);
+        assert!(!j.is_stale(100_000, 90_000), "starting an attempt is a change");
+        assert!(j.is_stale(140_000, 90_000));
+        j.finish(&[], 140_000);
+        assert!(!j.is_stale(1_000_000, 90_000), "a finished job is never stale");
+    }
+
+    #[test]
+    fn records_written_before_updated_ms_existed_count_from_their_creation() {
+        let mut v: serde_json::Value = serde_json::from_slice(&job().to_json()).expect("json");
+        v.as_object_mut().expect("object").remove("updated_ms");
+        let old = Job::from_json(v.to_string().as_bytes()).expect("old records still parse");
+        assert!(!old.is_stale(1_000 + 89_999, 90_000));
+        assert!(old.is_stale(1_000 + 90_000, 90_000));
+    }
+
+    #[test]
+    fn work_messages_carry_their_record_and_old_ones_still_parse() {
+        let j = job();
+        let m: WorkMessage = serde_json::from_slice(&WorkMessage::for_job(&j).to_json()).expect("parses");
+        assert_eq!(m.queued_copy(), Some(&j));
+        let old: WorkMessage = serde_json::from_slice(format!(r#"{{"id":"{}"}}"#, j.id).as_bytes()).expect("old shape");
+        assert_eq!(old.queued_copy(), None);
+        let mut foreign = WorkMessage::for_job(&j);
+        foreign.id = JobId::new(9_999, 7);
+        assert_eq!(foreign.queued_copy(), None, "a copy of another job is not restored");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::io::Cursor;
 
 use pixelbus_imaging::{default_variants, Limits, VariantSpec};
 
-use crate::pipeline::{accept, delete, give_up, process, AcceptError, Original, Outcome};
+use crate::pipeline::{accept, delete, give_up, process, requeue_if_stale, AcceptError, DeleteError, Original, Outcome};
 use crate::*;
 
 #[derive(Default)]
@@ -18,6 +18,8 @@ struct Memory {
     fail_publish: Cell<bool>,
     fail_writes: Cell<bool>,
     fail_reads: Cell<bool>,
+    /// Record writes are acknowledged and dropped (nats-server during its shutdown).
+    lose_record_writes: Cell<bool>,
     /// Size queries per object that still see half of it (a store finishing writes late).
     stored_late: Cell<u32>,
     /// Every object shows one byte short, for good (a write cut off by a crash).
@@ -38,6 +40,9 @@ impl Platform for Memory {
         self.jobs.borrow().get(id.as_str()).map(|b| Job::from_json(b).map_err(|e| e.to_string())).transpose()
     }
     fn put_job(&self, job: &Job) -> Result<(), String> {
+        if self.lose_record_writes.get() {
+            return Ok(());
+        }
         self.jobs.borrow_mut().insert(job.id.to_string(), job.to_json());
         Ok(())
     }
@@ -336,11 +341,17 @@ fn waiting_for_a_blobstore_that_is_not_there_uses_up_no_attempt() {
     assert_eq!(process(&m, &m.work_message(), &Limits::default(), 3).expect("processed"), Outcome::Done);
 }
 
+/// A work message in the shape queued before messages carried their record.
+fn without_copy(work: &[u8]) -> Vec<u8> {
+    let work: WorkMessage = serde_json::from_slice(work).expect("work message");
+    WorkMessage { id: work.id, job: None }.to_json()
+}
+
 #[test]
 fn a_record_the_store_does_not_find_is_retried_not_acknowledged() {
     let m = Memory::default();
     let job = accept(&m, Original::Upload(&jpeg(64, 48)), default_variants(), &Limits::default()).expect("accepted");
-    let work = m.work_message();
+    let work = without_copy(&m.work_message());
     // A keyvalue store answering "not found" for a record it holds (nats-server shutting down).
     let record = m.jobs.borrow_mut().remove(job.id.as_str()).expect("stored");
     let err = process(&m, &work, &Limits::default(), 3).expect_err("a missing record must be retried");
@@ -349,10 +360,69 @@ fn a_record_the_store_does_not_find_is_retried_not_acknowledged() {
     m.jobs.borrow_mut().insert(job.id.to_string(), record);
     assert_eq!(process(&m, &work, &Limits::default(), 3).expect("retried"), Outcome::Done);
 
-    // A job deleted while queued: its work message is dropped once the queue gives up on it.
-    let deleted = accept(&m, Original::Upload(&jpeg(64, 48)), default_variants(), &Limits::default()).expect("accepted");
-    let work = m.work_message();
-    delete(&m, &deleted).expect("deleted");
+    // A record that is gone for good, with no copy to restore it from: the message is dropped
+    // once the queue gives up on it.
+    let gone = accept(&m, Original::Upload(&jpeg(64, 48)), default_variants(), &Limits::default()).expect("accepted");
+    let work = without_copy(&m.work_message());
+    m.jobs.borrow_mut().remove(gone.id.as_str());
     assert!(process(&m, &work, &Limits::default(), 3).is_err());
     assert_eq!(give_up(&m, &work).expect("dropped"), Outcome::Skipped("job no longer exists"));
+}
+
+#[test]
+fn a_record_the_store_lost_is_restored_from_its_work_message_and_finishes() {
+    let m = Memory::default();
+    let job = accept(&m, Original::Upload(&jpeg(64, 48)), default_variants(), &Limits::default()).expect("accepted");
+    m.jobs.borrow_mut().remove(job.id.as_str()).expect("stored");
+    assert_eq!(process(&m, &m.work_message(), &Limits::default(), 3).expect("processed"), Outcome::Done);
+    let done = m.get_job(&job.id).expect("get").expect("restored");
+    assert_eq!((done.status, done.attempts, done.variants.len()), (Status::Done, 1, default_variants().len()));
+    assert_eq!(m.subjects().iter().filter(|s| *s == SUBJECT_DONE).count(), 1);
+
+    // Finished, deleted, then its work message delivered again (the ack was lost): the copy is
+    // not restored without its original, and the queue drops the message once it gives up.
+    let work = m.work_message();
+    delete(&m, &done).expect("deleted");
+    assert!(process(&m, &work, &Limits::default(), 3).is_err(), "a deleted job's redelivery must not be acked as done");
+    assert_eq!(m.get_job(&job.id).expect("get"), None, "a deleted job came back");
+    assert_eq!(give_up(&m, &work).expect("dropped"), Outcome::Skipped("job no longer exists"));
+    assert_eq!(m.get_job(&job.id).expect("get"), None);
+}
+
+#[test]
+fn an_unfinished_job_is_not_deleted() {
+    let m = Memory::default();
+    let job = accept(&m, Original::Upload(&jpeg(64, 48)), default_variants(), &Limits::default()).expect("accepted");
+    assert_eq!(delete(&m, &job), Err(DeleteError::Unfinished(Status::Queued)));
+    assert_eq!(m.get_job(&job.id).expect("get"), Some(job.clone()));
+    assert!(m.read_object(CONTAINER_ORIGINALS, job.id.as_str()).expect("read").is_some(), "the original went");
+}
+
+#[test]
+fn a_record_that_cannot_be_read_back_is_not_accepted_nor_queued() {
+    let m = Memory::default();
+    m.lose_record_writes.set(true);
+    let err = accept(&m, Original::Upload(&jpeg(64, 48)), default_variants(), &Limits::default()).expect_err("refused");
+    assert_eq!(err.http_status(), 503);
+    assert!(err.message().contains("not found right after it was stored"), "{}", err.message());
+    assert!(!m.subjects().contains(&SUBJECT_WORK.to_string()), "a job the client was refused was queued");
+}
+
+#[test]
+fn a_job_whose_work_message_was_lost_is_queued_again_once_stale_and_finishes() {
+    let m = Memory::default();
+    let mut job = accept(&m, Original::Upload(&jpeg(64, 48)), default_variants(), &Limits::default()).expect("accepted");
+    m.published.borrow_mut().clear(); // the queue lost the work message
+    assert_eq!(requeue_if_stale(&m, &mut job, 90_000), Ok(false), "requeued while fresh");
+    assert!(m.published.borrow().is_empty());
+    m.clock.set(m.clock.get() + 90_000);
+    assert_eq!(requeue_if_stale(&m, &mut job, 90_000), Ok(true));
+    assert_eq!(m.get_job(&job.id).expect("get"), Some(job.clone()), "the requeue is recorded");
+    assert_eq!(requeue_if_stale(&m, &mut job, 90_000), Ok(false), "requeued on every read");
+    assert_eq!(m.subjects(), vec![SUBJECT_WORK.to_string()]);
+    assert_eq!(process(&m, &m.work_message(), &Limits::default(), 3).expect("processed"), Outcome::Done);
+    let mut done = m.get_job(&job.id).expect("get").expect("job");
+    assert_eq!(done.status, Status::Done);
+    m.clock.set(m.clock.get() + 1_000_000);
+    assert_eq!(requeue_if_stale(&m, &mut done, 90_000), Ok(false), "a finished job requeued");
 }
