@@ -2,7 +2,8 @@
 //! natively. The wasi:http glue lives in `http.rs`.
 
 use pixelbus_guest::Settings;
-use pixelbus_jobs::pipeline::{accept, accepted_body, delete, Original};
+use pixelbus_jobs::pipeline::{accept, accepted_body, delete, requeue_if_stale, DeleteError, Original};
+use pixelbus_jobs::LogLevel;
 use pixelbus_jobs::{Job, JobId, Platform, Status, CONTAINER_VARIANTS};
 use serde_json::json;
 
@@ -78,12 +79,20 @@ pub fn route(platform: &impl Platform, settings: &Settings, req: &Request) -> Re
         (["healthz"], "GET") => Reply::json(200, &json!({ "status": "ok" })),
         (["healthz"], _) => Reply::method_not_allowed(method, path, "GET"),
         (["images"], "POST") => upload(platform, settings, req),
-        (["images"], "GET") => list(platform, query),
+        (["images"], "GET") => list(platform, settings, query),
         (["images"], _) => Reply::method_not_allowed(method, path, "GET, POST"),
-        (["images", id], "GET") => with_job(platform, id, |job| Reply::json(200, &job_body(&job))),
+        (["images", id], "GET") => with_job(platform, id, |mut job| {
+            requeue_stale(platform, settings, &mut job);
+            Reply::json(200, &job_body(&job))
+        }),
         (["images", id], "DELETE") => with_job(platform, id, |job| match delete(platform, &job) {
             Ok(()) => Reply::json(200, &json!({ "deleted": job.id })),
-            Err(e) => Reply::error(503, "unavailable", e),
+            Err(DeleteError::Unfinished(status)) => Reply::error(
+                409,
+                "conflict",
+                format!("job {} is {}; it can be deleted once it is done or failed", job.id, status_name(status)),
+            ),
+            Err(DeleteError::Unavailable(e)) => Reply::error(503, "unavailable", e),
         }),
         (["images", _], _) => Reply::method_not_allowed(method, path, "GET, DELETE"),
         (["images", id, "original"], "GET") => with_job(platform, id, |job| {
@@ -117,6 +126,23 @@ fn static_mime(mime: &str) -> &'static str {
     }
 }
 
+fn status_name(status: Status) -> &'static str {
+    match status {
+        Status::Queued => "queued",
+        Status::Processing => "processing",
+        Status::Done => "done",
+        Status::Failed => "failed",
+    }
+}
+
+/// Read repair: a job read while stale (see `requeue_if_stale`) is queued again. The read is
+/// answered either way; a failure to requeue is logged and tried again on the next read.
+fn requeue_stale(platform: &impl Platform, settings: &Settings, job: &mut Job) {
+    if let Err(e) = requeue_if_stale(platform, job, settings.requeue_after_ms) {
+        platform.log(LogLevel::Warn, &format!("job {} is stale but could not be queued again: {e}", job.id));
+    }
+}
+
 fn with_job(platform: &impl Platform, id: &str, then: impl FnOnce(Job) -> Reply) -> Reply {
     let Ok(id) = id.parse::<JobId>() else {
         return Reply::error(404, "not_found", format!("{id:?} is not a job id"));
@@ -147,7 +173,7 @@ fn upload(platform: &impl Platform, settings: &Settings, req: &Request) -> Reply
 }
 
 /// `GET /images?limit=N&before=<id>`: newest first (ids sort by time).
-fn list(platform: &impl Platform, query: &str) -> Reply {
+fn list(platform: &impl Platform, settings: &Settings, query: &str) -> Reply {
     let limit = match query_param(query, "limit").map(str::parse::<usize>) {
         None => 20,
         Some(Ok(n)) if (1..=100).contains(&n) => n,
@@ -163,7 +189,10 @@ fn list(platform: &impl Platform, query: &str) -> Reply {
     let mut jobs = Vec::with_capacity(page.len());
     for id in &page {
         match platform.get_job(id) {
-            Ok(Some(job)) => jobs.push(job_body(&job)),
+            Ok(Some(mut job)) => {
+                requeue_stale(platform, settings, &mut job);
+                jobs.push(job_body(&job));
+            }
             Ok(None) => {} // deleted meanwhile
             Err(e) => return Reply::error(503, "unavailable", e),
         }

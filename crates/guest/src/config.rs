@@ -10,6 +10,7 @@
 //! | `api_token` | none (open) | bearer token that uploads and deletes must send (`scripts/up` sets one) |
 //! | `body_idle_timeout_ms` | 10000 | an upload body that sends nothing for this long is answered 408 |
 //! | `body_deadline_ms` | 60000 | an upload body not complete by then is answered 408 (slow drips too) |
+//! | `requeue_after_ms` | 300000 | a queued or processing job unchanged this long is queued again when it is read (longer than the queue keeps redelivering a message: ~3.5 min in wadm.yaml) |
 //! | `read_access` | `public` | `token`: reads need the bearer token too (`/healthz`, `/` and `/local/` stay open) |
 
 use pixelbus_imaging::{default_variants, Limits, VariantSpec};
@@ -25,6 +26,8 @@ pub struct Settings {
     /// Upload bodies: longest silence, and longest time in all (milliseconds).
     pub body_idle_timeout_ms: u64,
     pub body_deadline_ms: u64,
+    /// An unfinished job unchanged this long is queued again when read (milliseconds).
+    pub requeue_after_ms: u64,
 }
 
 /// The API's bearer token. Its `Debug` does not print it.
@@ -74,6 +77,7 @@ impl Settings {
             read_access: ReadAccess::Public,
             body_idle_timeout_ms: 10_000,
             body_deadline_ms: 60_000,
+            requeue_after_ms: 300_000,
         };
         for (key, value) in pairs {
             let number = || {
@@ -106,6 +110,7 @@ impl Settings {
                 "api_token" => settings.api_token = api_token(value)?,
                 "body_idle_timeout_ms" => settings.body_idle_timeout_ms = number()?.max(1),
                 "body_deadline_ms" => settings.body_deadline_ms = number()?.max(1),
+                "requeue_after_ms" => settings.requeue_after_ms = number()?.max(1_000),
                 "read_access" => {
                     settings.read_access = match value.trim() {
                         "public" | "" => ReadAccess::Public,
@@ -150,6 +155,7 @@ mod tests {
         assert_eq!(s.limits, Limits::default());
         assert_eq!(s.max_attempts, 3);
         assert_eq!((s.body_idle_timeout_ms, s.body_deadline_ms), (10_000, 60_000));
+        assert_eq!(s.requeue_after_ms, 300_000);
     }
 
     #[test]
@@ -161,9 +167,11 @@ mod tests {
             ("max_attempts", "5"),
             ("body_idle_timeout_ms", "2500"),
             ("body_deadline_ms", "0"),
+            ("requeue_after_ms", "5"),
             ("unrelated", "x"),
         ])
         .expect("parses");
+        assert_eq!(s.requeue_after_ms, 1_000, "requeueing more often than each second would flood the queue");
         assert_eq!((s.body_idle_timeout_ms, s.body_deadline_ms), (2500, 1), "a zero timeout would refuse every body");
         assert_eq!(s.variants[0].name, "tiny");
         assert_eq!((s.limits.max_bytes, s.limits.max_dimension, s.max_attempts), (1000, 2048, 5));
