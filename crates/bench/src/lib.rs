@@ -1,7 +1,9 @@
 //! The pieces of `pixelbus-bench` (the binary in `main.rs`), a library so tests can load the
 //! same components the benchmarks do.
 
+pub mod coldstart;
 pub mod imaging;
+pub mod memory;
 pub mod messaging;
 pub mod pipeline;
 pub mod providers;

@@ -9,13 +9,14 @@ use std::process::Command;
 use anyhow::Context as _;
 use clap::Parser;
 use pixelbus_bench::report::{self, Better, Ratio};
-use pixelbus_bench::{imaging, messaging, pipeline, providers};
+use pixelbus_bench::{coldstart, imaging, memory, messaging, pipeline, providers};
 
 #[derive(Parser)]
 #[command(about = "pixelbus benchmarks: ratios against baselines measured in the same run")]
 struct Args {
-    /// Sections to run, comma-separated: imaging, providers, messaging, pipeline.
-    #[arg(long, value_delimiter = ',', default_value = "imaging,providers,messaging,pipeline")]
+    /// Sections to run, comma-separated: imaging, providers, messaging, pipeline (with memory),
+    /// coldstart.
+    #[arg(long, value_delimiter = ',', default_value = "imaging,providers,messaging,pipeline,coldstart")]
     only: Vec<String>,
     /// Fewer repetitions and smaller counts: a smoke run, not figures to quote.
     #[arg(long)]
@@ -35,6 +36,18 @@ struct Args {
     /// File holding that lattice's API token (scripts/up writes one per lattice).
     #[arg(long)]
     pipeline_token_file: Option<PathBuf>,
+    /// wash's pid file for that lattice's host (`$PIXELBUS_STATE/wash/wasmcloud.pid`): the
+    /// pipeline section then measures the memory of the host and its provider processes.
+    #[arg(long)]
+    pipeline_host_pid_file: Option<PathBuf>,
+    /// That lattice's name, and the manifest `scripts/up` rendered and deployed on it, with its
+    /// app name (the coldstart section deletes and deploys it again).
+    #[arg(long)]
+    pipeline_lattice: Option<String>,
+    #[arg(long)]
+    pipeline_manifest: Option<PathBuf>,
+    #[arg(long)]
+    pipeline_app: Option<String>,
     /// Markdown report to write.
     #[arg(long, default_value = "BENCHMARKS.md")]
     out: PathBuf,
@@ -73,7 +86,20 @@ fn version_of(program: &str, arg: &str) -> String {
         .unwrap_or_else(|| format!("{program}: not found"))
 }
 
+/// The port of a `nats://host:port` or `http://host:port` address.
+fn port_of(url: &str) -> anyhow::Result<u16> {
+    let authority = url.split_once("://").map_or(url, |(_, rest)| rest).trim_end_matches('/');
+    let port = authority.rsplit_once(':').with_context(|| format!("no port in {url}"))?.1;
+    port.parse().with_context(|| format!("bad port in {url}"))
+}
+
 fn main() -> anyhow::Result<()> {
+    // The native side of the memory figures runs in a process of its own (see pipeline.rs).
+    let raw: Vec<String> = std::env::args().collect();
+    if raw.get(1).map(String::as_str) == Some(pipeline::NATIVE_PEAK_ARG) {
+        let jobs = raw.get(2).and_then(|n| n.parse().ok()).context("--native-peak-jobs needs a job count")?;
+        return pipeline::native_peak_here(jobs);
+    }
     let args = Args::parse();
     let wants = |section: &str| args.only.iter().any(|s| s == section);
     let runtime = tokio::runtime::Runtime::new()?;
@@ -206,7 +232,8 @@ fn main() -> anyhow::Result<()> {
                     ),
                     None => None,
                 };
-                let target = pipeline::Target { http: http.clone(), nats: nats.clone(), token };
+                let host_pid = args.pipeline_host_pid_file.as_deref().map(memory::pid_from_file).transpose()?;
+                let target = pipeline::Target { http: http.clone(), nats: nats.clone(), token, host_pid };
                 let row = runtime.block_on(pipeline::run(&target, args.quick))?;
                 let _ = writeln!(details, "\n## Pipeline vs native\n");
                 let _ = writeln!(
@@ -257,8 +284,84 @@ fn main() -> anyhow::Result<()> {
                     better: Better::Lower,
                     target: Some(3.0),
                 });
+                if let Some(mem) = &row.memory {
+                    let _ = writeln!(details, "\n## Memory\n");
+                    let _ = writeln!(
+                        details,
+                        "Resident memory (`VmRSS`) of the pipeline lattice's host and of each provider process it started \
+                         (nats-server and wadm are not counted), idle (deployed, before the first job) and at its peak over \
+                         the warm-up and the saturated runs above (the kernel's `VmHWM`, reset before them). The native \
+                         baseline is a process of its own rendering {} jobs on {} threads, as one saturated run does.\n",
+                        row.jobs, row.cores
+                    );
+                    let _ = writeln!(details, "| Process | idle MiB | peak MiB |\n|---|---:|---:|");
+                    for p in &mem.lattice {
+                        let _ = writeln!(details, "| {} | {:.0} | {:.0} |", p.name, p.idle_mib, p.peak_mib);
+                    }
+                    let idle: f64 = mem.lattice.iter().map(|p| p.idle_mib).sum();
+                    let peak: f64 = mem.lattice.iter().map(|p| p.peak_mib).sum();
+                    let _ = writeln!(
+                        details,
+                        "| **host and providers** | **{idle:.0}** | **{peak:.0}** |\n| {} | {:.0} | {:.0} |",
+                        mem.native.name, mem.native.idle_mib, mem.native.peak_mib
+                    );
+                    ratios.push(Ratio {
+                        section: "memory",
+                        figure: "peak RSS, host and providers vs native".into(),
+                        baseline: format!("{:.0} MiB", mem.native.peak_mib),
+                        measured: format!("{peak:.0} MiB"),
+                        ratio: peak / mem.native.peak_mib,
+                        better: Better::Lower,
+                        target: None,
+                    });
+                }
             }
             _ => eprintln!("==> pipeline: skipped (no --pipeline-nats and --pipeline-http; scripts/bench brings up the lattice)"),
+        }
+    }
+
+    if wants("coldstart") {
+        match (&args.pipeline_nats, &args.pipeline_http, &args.pipeline_lattice, &args.pipeline_manifest, &args.pipeline_app) {
+            (Some(nats), Some(http), Some(lattice), Some(manifest), Some(app)) => {
+                eprintln!("==> coldstart: wash app deploy -> first 200 from /healthz");
+                let deployment = coldstart::Deployment {
+                    lattice: lattice.clone(),
+                    nats_port: port_of(nats)?,
+                    http: std::net::SocketAddr::from(([127, 0, 0, 1], port_of(http)?)),
+                    manifest: manifest.clone(),
+                    app: app.clone(),
+                };
+                let row = coldstart::run(&deployment, args.quick)?;
+                let _ = writeln!(details, "\n## Cold start\n");
+                let _ = writeln!(
+                    details,
+                    "The pipeline lattice with `{app}` undeployed and deleted, and nothing of it left running (components \
+                     and providers, from `wash get inventory`), then `wash app deploy` of the manifest `scripts/up` rendered, \
+                     timed from starting the command to the first `200` from `GET /healthz` (polled every 2 ms on new \
+                     connections). Median of {} deploys. The api answers before the providers it does not need for \
+                     `/healthz` have started. wasmCloud 1.x has no scale to zero: a deployed component stays compiled and \
+                     is instantiated per request, so the first request after a deploy is the cold one; it is compared with \
+                     20 warm ones.\n",
+                    row.reps
+                );
+                let _ = writeln!(
+                    details,
+                    "| Step | ms |\n|---|---:|\n| `wash app deploy` started -> the command exited (wadm took the manifest) | {:.0} |\n\
+                     | `wash app deploy` started -> first 200 | {:.0} |\n| that first request's round trip | {:.1} |\n\
+                     | a warm `GET /healthz` round trip | {:.1} |",
+                    row.deploy_command_ms, row.deploy_to_200_ms, row.first_request_ms, row.warm_request_ms
+                );
+                ratios.push(Ratio {
+                    section: "coldstart",
+                    figure: "wash app deploy -> first 200 vs the 150 ms target".into(),
+                    baseline: "150 ms".into(),
+                    measured: format!("{:.0} ms", row.deploy_to_200_ms),
+                    ratio: row.deploy_to_200_ms / 150.0,
+                    better: Better::Lower,
+                    target: Some(1.0),
+                });
+            }
+            _ => eprintln!("==> coldstart: skipped (it needs the pipeline lattice: --pipeline-nats, --pipeline-http, --pipeline-lattice, --pipeline-manifest, --pipeline-app)"),
         }
     }
 

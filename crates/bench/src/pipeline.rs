@@ -17,6 +17,7 @@ use futures::StreamExt as _;
 use pixelbus_imaging::{default_variants, Limits};
 
 use crate::imaging::photo_jpeg;
+use crate::memory;
 use crate::stats::{median, percentile};
 
 /// Uploads in flight at saturation (more than the thumbnailer's instances can take at once).
@@ -30,6 +31,23 @@ pub struct Target {
     pub http: String,
     pub nats: String,
     pub token: Option<String>,
+    /// The lattice's host, to measure its memory and its providers' (see [`crate::memory`]).
+    pub host_pid: Option<u32>,
+}
+
+/// Resident memory of one process, idle (deployed, before any job) and its peak over the
+/// saturated runs, in MiB.
+pub struct ProcessMemory {
+    pub name: String,
+    pub idle_mib: f64,
+    pub peak_mib: f64,
+}
+
+pub struct MemoryRow {
+    /// The host first, then each provider process it started.
+    pub lattice: Vec<ProcessMemory>,
+    /// A process of its own rendering as many jobs on every core as one saturated run.
+    pub native: ProcessMemory,
 }
 
 pub struct PipelineRow {
@@ -43,6 +61,7 @@ pub struct PipelineRow {
     pub latency_jobs: usize,
     pub p50_ms: f64,
     pub p99_ms: f64,
+    pub memory: Option<MemoryRow>,
 }
 
 /// `jobs` renders of `jpeg` spread over `threads` threads; jobs per second.
@@ -66,6 +85,41 @@ fn native_rate(jpeg: &[u8], jobs: usize, threads: usize) -> anyhow::Result<f64> 
         Ok(())
     })?;
     Ok(jobs as f64 / started.elapsed().as_secs_f64())
+}
+
+/// The argument `pixelbus-bench` runs [`native_peak_here`] with, in a process of its own.
+pub const NATIVE_PEAK_ARG: &str = "--native-peak-jobs";
+
+/// Renders the pipeline's photo `jobs` times on every core, then prints this process's resident
+/// memory before the renders and its peak, in KiB (`idle_kib=A peak_kib=B`).
+pub fn native_peak_here(jobs: usize) -> anyhow::Result<()> {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let jpeg = photo_jpeg(WIDTH, HEIGHT, 7)?;
+    let me = std::process::id();
+    let idle = memory::status_kib(me, "VmRSS")?;
+    memory::reset_peak(me)?;
+    native_rate(&jpeg, jobs, cores)?;
+    println!("idle_kib={idle} peak_kib={}", memory::status_kib(me, "VmHWM")?);
+    Ok(())
+}
+
+/// [`native_peak_here`] in a new process of this executable: (idle, peak) in MiB.
+fn native_peak(jobs: usize) -> anyhow::Result<ProcessMemory> {
+    let exe = std::env::current_exe().context("locating pixelbus-bench")?;
+    let out = std::process::Command::new(&exe)
+        .args([NATIVE_PEAK_ARG, &jobs.to_string()])
+        .output()
+        .with_context(|| format!("running {} {NATIVE_PEAK_ARG} {jobs}", exe.display()))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    ensure!(out.status.success(), "the native render process failed: {}", String::from_utf8_lossy(&out.stderr));
+    let field = |key: &str| -> anyhow::Result<f64> {
+        let value = text
+            .split_whitespace()
+            .find_map(|kv| kv.strip_prefix(key))
+            .with_context(|| format!("no {key} in the native render process's output {text:?}"))?;
+        Ok(value.parse::<f64>()? / 1024.0)
+    };
+    Ok(ProcessMemory { name: "pixelbus-imaging natively".into(), idle_mib: field("idle_kib=")?, peak_mib: field("peak_kib=")? })
 }
 
 fn agent() -> ureq::Agent {
@@ -208,6 +262,19 @@ pub async fn run(target: &Target, quick: bool) -> anyhow::Result<PipelineRow> {
     let (jobs, reps) = if quick { (12, 1) } else { (48, 3) };
     let jpeg = photo_jpeg(WIDTH, HEIGHT, 7)?;
     let watch = DoneWatch::start(&target.nats).await?;
+    // Idle: deployed, connected, no job yet. The peaks then cover warm-up and every saturated run.
+    let lattice = match target.host_pid {
+        Some(host) => {
+            let processes = memory::host_and_providers(host)?;
+            let mut idle = Vec::with_capacity(processes.len());
+            for process in &processes {
+                idle.push(memory::status_kib(process.pid, "VmRSS")? as f64 / 1024.0);
+                memory::reset_peak(process.pid)?;
+            }
+            Some((processes, idle))
+        }
+        None => None,
+    };
     // Warm-up: the thumbnailer's instances, the providers' connections, page cache.
     pipeline_rate(target, &watch, &jpeg, CLIENTS).await.context("warm-up through the pipeline")?;
     native_rate(&jpeg, cores, cores)?;
@@ -221,6 +288,17 @@ pub async fn run(target: &Target, quick: bool) -> anyhow::Result<PipelineRow> {
             pipeline[pipeline.len() - 1]
         );
     }
+    let memory = match lattice {
+        Some((processes, idle)) => {
+            let mut rows = Vec::with_capacity(processes.len());
+            for (process, idle_mib) in processes.into_iter().zip(idle) {
+                let peak_mib = memory::status_kib(process.pid, "VmHWM")? as f64 / 1024.0;
+                rows.push(ProcessMemory { name: process.name, idle_mib, peak_mib });
+            }
+            Some(MemoryRow { lattice: rows, native: native_peak(jobs)? })
+        }
+        None => None,
+    };
     let (native_per_s, pipeline_per_s) = (median(&native).unwrap_or(f64::NAN), median(&pipeline).unwrap_or(f64::NAN));
     let half_rate = pipeline_per_s / 2.0;
     let latency_jobs = if quick { 10 } else { 40 };
@@ -236,5 +314,6 @@ pub async fn run(target: &Target, quick: bool) -> anyhow::Result<PipelineRow> {
         latency_jobs,
         p50_ms: percentile(&samples, 50.0).unwrap_or(f64::NAN),
         p99_ms: percentile(&samples, 99.0).unwrap_or(f64::NAN),
+        memory,
     })
 }
