@@ -45,6 +45,7 @@ mod exports {
                     return http::respond(out, Reply::error(500, "misconfigured", e.0));
                 }
             };
+            let platform = platform.with_work_subject(&settings.work_subject);
             let reply = match http::read_request(request, &settings) {
                 Ok(req) => route(&platform, &settings, &req),
                 Err(reply) => reply,
@@ -60,6 +61,7 @@ mod exports {
                 return give_up(&platform, &msg.body).map(|_| ());
             }
             let settings = platform.settings().map_err(|e| e.0)?;
+            let platform = platform.with_work_subject(&settings.work_subject);
             let (reply, outcome) = submit::handle(&platform, &settings, &msg.body);
             if let Some(reply_to) = msg.reply_to.filter(|r| !r.is_empty()) {
                 if let Err(e) = platform.publish(&reply_to, reply.to_string().as_bytes()) {

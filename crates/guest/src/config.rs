@@ -11,9 +11,11 @@
 //! | `body_idle_timeout_ms` | 10000 | an upload body that sends nothing for this long is answered 408 |
 //! | `body_deadline_ms` | 60000 | an upload body not complete by then is answered 408 (slow drips too) |
 //! | `requeue_after_ms` | 300000 | a queued or processing job unchanged this long is queued again when it is read (longer than the queue keeps redelivering a message: ~3.5 min in wadm.yaml) |
+//! | `work_subject` | `pixelbus.jobs.work` | where the api queues work (the thumbnailer's subscription must match); a zone sharing a NATS account with another (an edge leaf of a cloud hub) takes its own |
 //! | `read_access` | `public` | `token`: reads need the bearer token too (`/healthz`, `/` and `/local/` stay open) |
 
 use pixelbus_imaging::{default_variants, Limits, VariantSpec};
+use pixelbus_jobs::SUBJECT_WORK;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -28,6 +30,8 @@ pub struct Settings {
     pub body_deadline_ms: u64,
     /// An unfinished job unchanged this long is queued again when read (milliseconds).
     pub requeue_after_ms: u64,
+    /// NATS subject the api publishes work messages to.
+    pub work_subject: String,
 }
 
 /// The API's bearer token. Its `Debug` does not print it.
@@ -78,6 +82,7 @@ impl Settings {
             body_idle_timeout_ms: 10_000,
             body_deadline_ms: 60_000,
             requeue_after_ms: 300_000,
+            work_subject: SUBJECT_WORK.to_string(),
         };
         for (key, value) in pairs {
             let number = || {
@@ -111,6 +116,7 @@ impl Settings {
                 "body_idle_timeout_ms" => settings.body_idle_timeout_ms = number()?.max(1),
                 "body_deadline_ms" => settings.body_deadline_ms = number()?.max(1),
                 "requeue_after_ms" => settings.requeue_after_ms = number()?.max(1_000),
+                "work_subject" => settings.work_subject = work_subject(value)?,
                 "read_access" => {
                     settings.read_access = match value.trim() {
                         "public" | "" => ReadAccess::Public,
@@ -126,6 +132,18 @@ impl Settings {
         }
         Ok(settings)
     }
+}
+
+/// A literal NATS subject to publish to: dot-separated non-empty tokens, no wildcards, no spaces.
+fn work_subject(value: &str) -> Result<String, SettingsError> {
+    let subject = value.trim();
+    let literal = !subject.is_empty()
+        && subject.split('.').all(|token| !token.is_empty() && token != "*" && token != ">")
+        && subject.bytes().all(|b| b.is_ascii_graphic());
+    if !literal {
+        return Err(SettingsError(format!("config work_subject={value:?} is not a literal NATS subject (like pixelbus.edge.jobs.work)")));
+    }
+    Ok(subject.to_string())
 }
 
 /// An empty value means no token. A token is printable ASCII without spaces (it travels in a
@@ -156,6 +174,17 @@ mod tests {
         assert_eq!(s.max_attempts, 3);
         assert_eq!((s.body_idle_timeout_ms, s.body_deadline_ms), (10_000, 60_000));
         assert_eq!(s.requeue_after_ms, 300_000);
+        assert_eq!(s.work_subject, SUBJECT_WORK);
+    }
+
+    #[test]
+    fn a_work_subject_must_be_literal() {
+        let s = Settings::from_pairs([("work_subject", " pixelbus.edge.jobs.work ")]).expect("parses");
+        assert_eq!(s.work_subject, "pixelbus.edge.jobs.work");
+        for bad in ["", "pixelbus.*.work", "pixelbus.>", "pixelbus..work", "has space", ".pixelbus"] {
+            let err = Settings::from_pairs([("work_subject", bad)]).expect_err(bad);
+            assert!(err.0.contains("literal NATS subject"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use pixelbus_jobs::{Job, JobId, LogLevel, Platform, BUCKET_JOBS};
+use pixelbus_jobs::{Job, JobId, LogLevel, Platform, BUCKET_JOBS, SUBJECT_WORK};
 
 use crate::bindings::wasi::blobstore::blobstore;
 use crate::bindings::wasi::blobstore::types::{IncomingValue, OutgoingValue};
@@ -27,11 +27,24 @@ pub struct WasiPlatform {
     /// Opened containers: opening one asks the provider whether it exists (a wRPC round trip),
     /// so a platform (one request, one job) opens each container once.
     containers: RefCell<HashMap<String, Rc<blobstore::Container>>>,
+    /// Where work messages go (`work_subject` in [`Settings`]).
+    work_subject: String,
 }
 
 impl WasiPlatform {
     pub fn new(context: &'static str) -> Self {
-        WasiPlatform { bucket: BUCKET_JOBS.to_string(), context, containers: RefCell::default() }
+        WasiPlatform {
+            bucket: BUCKET_JOBS.to_string(),
+            context,
+            containers: RefCell::default(),
+            work_subject: SUBJECT_WORK.to_string(),
+        }
+    }
+
+    /// Queues work on `subject` instead of the default `pixelbus.jobs.work`.
+    pub fn with_work_subject(mut self, subject: &str) -> Self {
+        self.work_subject = subject.to_string();
+        self
     }
 
     /// Settings from wasi:config (see [`Settings`]).
@@ -188,5 +201,9 @@ impl Platform for WasiPlatform {
             LogLevel::Error => logging::Level::Error,
         };
         logging::log(level, self.context, message);
+    }
+
+    fn work_subject(&self) -> &str {
+        &self.work_subject
     }
 }

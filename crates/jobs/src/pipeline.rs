@@ -8,7 +8,7 @@ use crate::platform::{LogLevel, Platform};
 use crate::record::ObjectRef;
 use crate::{
     original_object, variant_object, Job, JobId, Status, WorkMessage, CONTAINER_ORIGINALS,
-    CONTAINER_VARIANTS, SUBJECT_DEAD, SUBJECT_DONE, SUBJECT_FAILED, SUBJECT_WORK,
+    CONTAINER_VARIANTS, SUBJECT_DEAD, SUBJECT_DONE, SUBJECT_FAILED,
 };
 
 /// How long a write may take to show its full size in the store, and how often to look.
@@ -125,7 +125,7 @@ pub fn accept(
         }
         Err(err) => return Err(AcceptError::Unavailable(err)),
     }
-    if let Err(err) = platform.publish(SUBJECT_WORK, &WorkMessage::for_job(&job).to_json()) {
+    if let Err(err) = platform.publish(platform.work_subject(), &WorkMessage::for_job(&job).to_json()) {
         job.fail(format!("could not queue the job: {err}"), platform.now_ms());
         let _ = platform.put_job(&job);
         return Err(AcceptError::Unavailable(err));
@@ -269,7 +269,7 @@ pub fn requeue_if_stale(platform: &impl Platform, job: &mut Job, after_ms: u64) 
     let idle = format!("{:?} and unchanged since {}", job.status, job.updated_at);
     job.touch(now);
     platform.put_job(job)?;
-    platform.publish(SUBJECT_WORK, &WorkMessage::for_job(job).to_json())?;
+    platform.publish(platform.work_subject(), &WorkMessage::for_job(job).to_json())?;
     platform.log(LogLevel::Warn, &format!("job {} was {idle}: queued again", job.id));
     Ok(true)
 }

@@ -2,7 +2,7 @@
 //! wasi:keyvalue, wasi:blobstore and wasmcloud:messaging (`crates/guest`); tests implement it in
 //! memory. Errors are strings: they come from providers as strings and end up in logs.
 
-use crate::{Job, JobId};
+use crate::{Job, JobId, SUBJECT_WORK};
 
 pub trait Platform {
     fn now_ms(&self) -> u64;
@@ -24,6 +24,13 @@ pub trait Platform {
 
     fn publish(&self, subject: &str, body: &[u8]) -> Result<(), String>;
     fn log(&self, level: LogLevel, message: &str);
+
+    /// Where work messages go. A deployment that shares a NATS account with another one (an
+    /// edge leaf node of a cloud hub, or a lattice swapped between manifests) gives each its own
+    /// queue subject, so one zone's work is not captured by the other zone's work stream.
+    fn work_subject(&self) -> &str {
+        SUBJECT_WORK
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

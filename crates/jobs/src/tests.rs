@@ -26,6 +26,8 @@ struct Memory {
     cut_short: Cell<bool>,
     size_queries: RefCell<BTreeMap<(String, String), u32>>,
     paused_ms: Cell<u64>,
+    /// The deployment's own work subject (`None`: the default one).
+    work_subject: Option<&'static str>,
 }
 
 impl Platform for Memory {
@@ -98,6 +100,9 @@ impl Platform for Memory {
         Ok(())
     }
     fn log(&self, _: LogLevel, _: &str) {}
+    fn work_subject(&self) -> &str {
+        self.work_subject.unwrap_or(SUBJECT_WORK)
+    }
 }
 
 impl Memory {
@@ -425,4 +430,13 @@ fn a_job_whose_work_message_was_lost_is_queued_again_once_stale_and_finishes() {
     assert_eq!(done.status, Status::Done);
     m.clock.set(m.clock.get() + 1_000_000);
     assert_eq!(requeue_if_stale(&m, &mut done, 90_000), Ok(false), "a finished job requeued");
+}
+
+#[test]
+fn work_goes_to_the_deployments_own_work_subject() {
+    let m = Memory { work_subject: Some("pixelbus.edge.jobs.work"), ..Memory::default() };
+    let mut job = accept(&m, Original::Upload(&jpeg(64, 48)), default_variants(), &Limits::default()).expect("accepted");
+    m.clock.set(m.clock.get() + 90_000);
+    assert_eq!(requeue_if_stale(&m, &mut job, 90_000), Ok(true));
+    assert_eq!(m.subjects(), vec!["pixelbus.edge.jobs.work".to_string(); 2], "accept and requeue both use it");
 }

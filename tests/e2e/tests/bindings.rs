@@ -93,7 +93,9 @@ impl UploadsDuringSwap {
 /// image reference that differed between manifests (unnormalised paths) made their scalers
 /// differ, and the old version's clean-up deleted them by name after the new version's put.
 fn component_configs_present(lattice: &Lattice, manifest: &str) -> anyhow::Result<()> {
-    for (component, key) in [("api", "max_bytes"), ("thumbnailer", "max_attempts")] {
+    // deploy/edge.yaml gives the api a config of its own (its own work subject).
+    let api = if manifest.ends_with("edge.yaml") { "edge_api" } else { "api" };
+    for (component, key) in [(api, "max_bytes"), ("thumbnailer", "max_attempts")] {
         let config = format!("pixelbus-pixelbus_{component}_settings");
         let stored = lattice.wash(&["config", "get", &config]).unwrap_or_else(|e| e.to_string());
         ensure!(stored.contains(key), "after deploying {manifest}, config {config} lacks {key}: {stored}");
@@ -139,7 +141,9 @@ pub fn bindings_swap_by_manifest_alone(lattice: &Lattice) -> anyhow::Result<()> 
         "cloud job {cloud} wrote variant files"
     );
 
-    // Back to the default bindings; the edge job's record lives in redb, not here.
+    // Back to the default bindings; the edge job's record lives in redb, not here. (Edge work
+    // goes to its own subject: on pixelbus.jobs.work, wadm.yaml's stream, left on the server,
+    // kept every edge job's work message, and a thumbnailer here restored the job from it.)
     let default = deploy_and_run_a_job(lattice, "wadm.yaml")?;
     let (status, _, _) = get(&format!("{}/images/{edge}", lattice.base_url()))?;
     ensure!(status == 404, "the edge job is visible through the default bindings: {status}");
