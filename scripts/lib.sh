@@ -154,7 +154,7 @@ PIXELBUS_NODE="$PIXELBUS_HOME/node"     # npm tools (web/package.json): jco, pla
 PIXELBUS_CHROMIUM="${PIXELBUS_CHROMIUM:-/usr/bin/chromium}"
 
 # Components and the providers packaged for them. name:crate[:binary]
-PIXELBUS_COMPONENTS=(api:pixelbus-api thumbnailer:pixelbus-thumbnailer imaging:pixelbus-imaging-component noop:pixelbus-noop)
+PIXELBUS_COMPONENTS=(api:pixelbus-api thumbnailer:pixelbus-thumbnailer imaging:pixelbus-imaging-component noop:pixelbus-noop hello:pixelbus-hello)
 PIXELBUS_PROVIDERS=(
     "keyvalue-nats:pixelbus-provider-keyvalue-nats:keyvalue-nats (pixelbus)"
     "keyvalue-redb:pixelbus-provider-keyvalue-redb:keyvalue-redb (pixelbus)"

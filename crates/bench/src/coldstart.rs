@@ -26,6 +26,24 @@ pub struct Deployment {
     pub app: String,
 }
 
+/// Median ms wasmtime 38 (the host's engine version, cranelift, parallel compilation on every
+/// core) takes to compile `component` to machine code: the part of a deploy that grows with the
+/// component's size. The host compiles each component on every deploy (its engine has no
+/// compilation cache configured).
+pub fn compile_ms(component: &std::path::Path, reps: usize) -> anyhow::Result<f64> {
+    let bytes = std::fs::read(component).with_context(|| format!("reading {}", component.display()))?;
+    let mut config = wasmtime::Config::new();
+    config.wasm_component_model(true).async_support(true).epoch_interruption(true);
+    let engine = wasmtime::Engine::new(&config)?;
+    let mut times = Vec::with_capacity(reps);
+    for _ in 0..reps.max(1) {
+        let started = Instant::now();
+        wasmtime::component::Component::new(&engine, &bytes).with_context(|| format!("compiling {}", component.display()))?;
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    Ok(median(&times).unwrap_or(f64::NAN))
+}
+
 pub struct ColdStartRow {
     pub reps: usize,
     /// `wash app deploy` started -> first 200, median ms.
@@ -72,6 +90,29 @@ impl Deployment {
                 .unwrap_or(0)
         };
         Ok(count("components") + count("providers"))
+    }
+
+    /// Waits (up to 120 s) until wadm reports the app Deployed: the api answers before the
+    /// providers have started, and an undeploy while wadm still starts them leaves some running.
+    fn wait_deployed(&self) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let list: serde_json::Value = serde_json::from_str(&self.wash_output(&["app", "list", "-o", "json"])?)
+                .context("wash app list -o json is not JSON")?;
+            let status = list["applications"]
+                .as_array()
+                .and_then(|apps| apps.iter().find(|a| a["name"] == self.app.as_str()))
+                .and_then(|app| app["status"].as_str())
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            if status == "deployed" {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("{} not Deployed 120 s after wash app deploy (status {status:?})", self.app);
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
 
     /// Undeploys and deletes the app, then waits until nothing of it runs and /healthz is gone.
@@ -161,6 +202,7 @@ pub fn run(deployment: &Deployment, quick: bool) -> anyhow::Result<ColdStartRow>
             ensure!(get_healthz(deployment.http, Duration::from_secs(5))? == 200, "a warm GET /healthz was not 200");
             warm.push(sent.elapsed().as_secs_f64() * 1000.0);
         }
+        deployment.wait_deployed()?;
         eprintln!("    cold start {rep}/{reps}: first 200 {first_ms:.0} ms after wash app deploy (the command took {command_ms:.0} ms)");
         command.push(command_ms);
         first.push(first_ms);

@@ -2,6 +2,7 @@
 //! same components the benchmarks do.
 
 pub mod coldstart;
+pub mod http;
 pub mod imaging;
 pub mod memory;
 pub mod messaging;

@@ -9,14 +9,14 @@ use std::process::Command;
 use anyhow::Context as _;
 use clap::Parser;
 use pixelbus_bench::report::{self, Better, Ratio};
-use pixelbus_bench::{coldstart, imaging, memory, messaging, pipeline, providers};
+use pixelbus_bench::{coldstart, http, imaging, memory, messaging, pipeline, providers};
 
 #[derive(Parser)]
 #[command(about = "pixelbus benchmarks: ratios against baselines measured in the same run")]
 struct Args {
     /// Sections to run, comma-separated: imaging, providers, messaging, pipeline (with memory),
-    /// coldstart.
-    #[arg(long, value_delimiter = ',', default_value = "imaging,providers,messaging,pipeline,coldstart")]
+    /// http, coldstart.
+    #[arg(long, value_delimiter = ',', default_value = "imaging,providers,messaging,pipeline,http,coldstart")]
     only: Vec<String>,
     /// Fewer repetitions and smaller counts: a smoke run, not figures to quote.
     #[arg(long)]
@@ -40,6 +40,10 @@ struct Args {
     /// pipeline section then measures the memory of the host and its provider processes.
     #[arg(long)]
     pipeline_host_pid_file: Option<PathBuf>,
+    /// Pid files of that lattice's other processes (`NAME=FILE`, e.g.
+    /// `nats-server=$PIXELBUS_STATE/wash/nats.pid`), whose CPU time the pipeline section counts.
+    #[arg(long = "pipeline-pid-file", value_name = "NAME=FILE")]
+    pipeline_pid_files: Vec<String>,
     /// That lattice's name, and the manifest `scripts/up` rendered and deployed on it, with its
     /// app name (the coldstart section deletes and deploys it again).
     #[arg(long)]
@@ -48,6 +52,30 @@ struct Args {
     pipeline_manifest: Option<PathBuf>,
     #[arg(long)]
     pipeline_app: Option<String>,
+    /// HTTP address of the lattice running bench/noop.yaml (components/hello behind the built-in
+    /// HTTP server; the http section needs it).
+    #[arg(long)]
+    lattice_http: Option<String>,
+    /// `wasmtime` (wasmtime-cli) for the http section's `wasmtime serve`.
+    #[arg(long, default_value = "wasmtime")]
+    wasmtime: PathBuf,
+    /// The component both sides of the http section serve (components/hello).
+    #[arg(long, default_value = "build/hello.wasm")]
+    hello_wasm: PathBuf,
+    /// The benchmark lattice's name and the rendered bench/noop.yaml `scripts/up` deployed on it:
+    /// the coldstart section also times a deploy of that small app (components/hello).
+    #[arg(long)]
+    lattice_name: Option<String>,
+    #[arg(long)]
+    lattice_manifest: Option<PathBuf>,
+    #[arg(long)]
+    lattice_app: Option<String>,
+    /// The pipeline's components, whose compile time the coldstart section measures.
+    #[arg(long, value_delimiter = ',', default_value = "build/api.wasm,build/thumbnailer.wasm")]
+    pipeline_components: Vec<PathBuf>,
+    /// Where the http section writes `wasmtime serve`'s log.
+    #[arg(long, default_value = "target")]
+    log_dir: PathBuf,
     /// Markdown report to write.
     #[arg(long, default_value = "BENCHMARKS.md")]
     out: PathBuf,
@@ -91,6 +119,26 @@ fn port_of(url: &str) -> anyhow::Result<u16> {
     let authority = url.split_once("://").map_or(url, |(_, rest)| rest).trim_end_matches('/');
     let port = authority.rsplit_once(':').with_context(|| format!("no port in {url}"))?.1;
     port.parse().with_context(|| format!("bad port in {url}"))
+}
+
+/// The pipeline lattice as its sections use it (its API token read from its file).
+fn pipeline_target(args: &Args, nats: &str, http: &str) -> anyhow::Result<pipeline::Target> {
+    let token = match &args.pipeline_token_file {
+        Some(file) => Some(
+            std::fs::read_to_string(file)
+                .with_context(|| format!("reading the API token from {}", file.display()))?
+                .trim()
+                .to_string(),
+        ),
+        None => None,
+    };
+    let host_pid = args.pipeline_host_pid_file.as_deref().map(memory::pid_from_file).transpose()?;
+    let mut others = Vec::with_capacity(args.pipeline_pid_files.len());
+    for named in &args.pipeline_pid_files {
+        let (name, file) = named.split_once('=').with_context(|| format!("--pipeline-pid-file {named:?}: not NAME=FILE"))?;
+        others.push(memory::Process { pid: memory::pid_from_file(std::path::Path::new(file))?, name: name.to_string() });
+    }
+    Ok(pipeline::Target { http: http.to_string(), nats: nats.to_string(), token, host_pid, others })
 }
 
 fn main() -> anyhow::Result<()> {
@@ -223,17 +271,7 @@ fn main() -> anyhow::Result<()> {
         match (&args.pipeline_nats, &args.pipeline_http) {
             (Some(nats), Some(http)) => {
                 eprintln!("==> pipeline: thumbnails/s through the lattice vs pixelbus-imaging natively on every core");
-                let token = match &args.pipeline_token_file {
-                    Some(file) => Some(
-                        std::fs::read_to_string(file)
-                            .with_context(|| format!("reading the API token from {}", file.display()))?
-                            .trim()
-                            .to_string(),
-                    ),
-                    None => None,
-                };
-                let host_pid = args.pipeline_host_pid_file.as_deref().map(memory::pid_from_file).transpose()?;
-                let target = pipeline::Target { http: http.clone(), nats: nats.clone(), token, host_pid };
+                let target = pipeline_target(&args, nats, http)?;
                 let row = runtime.block_on(pipeline::run(&target, args.quick))?;
                 let _ = writeln!(details, "\n## Pipeline vs native\n");
                 let _ = writeln!(
@@ -284,6 +322,45 @@ fn main() -> anyhow::Result<()> {
                     better: Better::Lower,
                     target: Some(3.0),
                 });
+                if let Some(cpu) = &row.cpu {
+                    let _ = writeln!(details, "\n### Where the cores went\n");
+                    let _ = writeln!(
+                        details,
+                        "CPU time (user + system, `/proc/PID/stat`) each process used over the timed pipeline runs, divided \
+                         by the jobs they finished; the native row is the native runs' CPU time per job. With both cores \
+                         busy on both sides, pipeline/native jobs/s is about native CPU per job / lattice CPU per job. \
+                         The thumbnailer's own mean `render_ms` (decode, resize, encode, wall time) was {:.1} ms and its \
+                         whole job (`processing_ms`: read the original, render, write the variants and the record) \
+                         {:.1} ms.\n",
+                        cpu.render_ms, cpu.processing_ms
+                    );
+                    let total: f64 = cpu.processes.iter().map(|p| p.ms_per_job).sum();
+                    let system: f64 = cpu.processes.iter().map(|p| p.system_ms_per_job).sum();
+                    let _ = writeln!(details, "| Process | CPU ms per job | of it in the kernel | share |\n|---|---:|---:|---:|");
+                    for p in &cpu.processes {
+                        let _ = writeln!(
+                            details,
+                            "| {} | {:.1} | {:.1} | {:.0}% |",
+                            p.name,
+                            p.ms_per_job,
+                            p.system_ms_per_job,
+                            100.0 * p.ms_per_job / total
+                        );
+                    }
+                    let _ = writeln!(
+                        details,
+                        "| **lattice and clients** | **{total:.1}** | **{system:.1}** | 100% |\n                         | pixelbus-imaging natively | {:.1} | {:.1} | {:.2}x of the lattice's |",
+                        cpu.native_ms_per_job,
+                        cpu.native_system_ms_per_job,
+                        cpu.native_ms_per_job / total
+                    );
+                    eprintln!(
+                        "    cpu per job: lattice and clients {total:.1} ms, {system:.1} of it in the kernel ({}), native {:.1} ms, render_ms {:.1}",
+                        cpu.processes.iter().map(|p| format!("{} {:.1}", p.name, p.ms_per_job)).collect::<Vec<_>>().join(", "),
+                        cpu.native_ms_per_job,
+                        cpu.render_ms
+                    );
+                }
                 if let Some(mem) = &row.memory {
                     let _ = writeln!(details, "\n## Memory\n");
                     let _ = writeln!(
@@ -320,6 +397,81 @@ fn main() -> anyhow::Result<()> {
         }
     }
 
+    if wants("http") {
+        match &args.lattice_http {
+            Some(lattice_http) => {
+                eprintln!("==> http: components/hello through the lattice's HTTP server vs wasmtime serve");
+                let api = match (&args.pipeline_nats, &args.pipeline_http) {
+                    (Some(nats), Some(api_http)) => {
+                        let thumb = pipeline::stored_thumbnail(&pipeline_target(&args, nats, api_http)?)?;
+                        Some((std::net::SocketAddr::from(([127, 0, 0, 1], port_of(api_http)?)), thumb))
+                    }
+                    _ => None,
+                };
+                let setup = http::Setup {
+                    lattice_http: std::net::SocketAddr::from(([127, 0, 0, 1], port_of(lattice_http)?)),
+                    wasmtime: args.wasmtime.clone(),
+                    hello_wasm: args.hello_wasm.clone(),
+                    log_dir: args.log_dir.clone(),
+                    api,
+                };
+                let row = http::run(&setup, args.quick)?;
+                let _ = writeln!(details, "\n## HTTP path vs a plain runtime\n");
+                let _ = writeln!(
+                    details,
+                    "`components/hello` (a wasi:http handler answering `200 ok`, no other imports) served by the host's \
+                     built-in HTTP server on the benchmark lattice, and the same file by `{}` (`wasmtime serve -Scli`, a \
+                     fresh instance per request as the host does). One closed-loop load generator \
+                     (`crates/bench/src/http.rs`): {} keep-alive connections sending `GET` back to back, {} s per run, \
+                     the two servers taking turns, median of {} runs; its threads share the 2 cores with the server. The \
+                     api component itself cannot run under `wasmtime serve` (it imports wasi:keyvalue, wasi:blobstore, \
+                     wasmcloud:messaging and wasi:config); its routes on the pipeline lattice are measured with the same \
+                     generator below, against the same `wasmtime serve` baseline.\n",
+                    row.wasmtime_version,
+                    row.connections,
+                    row.seconds,
+                    row.reps
+                );
+                let _ = writeln!(details, "| Path | requests/s | p50 ms | p99 ms | failed | vs wasmtime serve |\n|---|---:|---:|---:|---:|---:|");
+                let mut rows = vec![
+                    ("`wasmtime serve`, hello".to_string(), row.wasmtime),
+                    ("lattice: built-in HTTP server -> hello".to_string(), row.lattice),
+                ];
+                rows.extend(row.api.iter().map(|p| (format!("lattice: {}", p.label), p.load)));
+                for (label, load) in &rows {
+                    let _ = writeln!(
+                        details,
+                        "| {label} | {:.0} | {:.2} | {:.2} | {} | {:.2}x |",
+                        load.per_s,
+                        load.p50_ms,
+                        load.p99_ms,
+                        load.errors,
+                        load.per_s / row.wasmtime.per_s
+                    );
+                }
+                ratios.push(Ratio {
+                    section: "http",
+                    figure: "requests/s, lattice HTTP server vs wasmtime serve (hello)".into(),
+                    baseline: format!("{:.0} req/s", row.wasmtime.per_s),
+                    measured: format!("{:.0} req/s", row.lattice.per_s),
+                    ratio: row.lattice.per_s / row.wasmtime.per_s,
+                    better: Better::Higher,
+                    target: Some(0.8),
+                });
+                ratios.push(Ratio {
+                    section: "http",
+                    figure: "p99 latency, lattice HTTP server vs wasmtime serve (hello)".into(),
+                    baseline: format!("{:.2} ms", row.wasmtime.p99_ms),
+                    measured: format!("{:.2} ms", row.lattice.p99_ms),
+                    ratio: row.lattice.p99_ms / row.wasmtime.p99_ms,
+                    better: Better::Lower,
+                    target: None,
+                });
+            }
+            None => eprintln!("==> http: skipped (no --lattice-http; scripts/bench brings up the lattice)"),
+        }
+    }
+
     if wants("coldstart") {
         match (&args.pipeline_nats, &args.pipeline_http, &args.pipeline_lattice, &args.pipeline_manifest, &args.pipeline_app) {
             (Some(nats), Some(http), Some(lattice), Some(manifest), Some(app)) => {
@@ -332,6 +484,29 @@ fn main() -> anyhow::Result<()> {
                     app: app.clone(),
                 };
                 let row = coldstart::run(&deployment, args.quick)?;
+                // The same measurement of a small app, and what compiling the pipeline's components
+                // costs, to split the pipeline's figure.
+                let small = match (&args.lattice_nats, &args.lattice_http, &args.lattice_name, &args.lattice_manifest, &args.lattice_app) {
+                    (Some(nats), Some(http), Some(lattice), Some(manifest), Some(app)) => {
+                        eprintln!("    the same for {app} (components/hello behind the built-in HTTP server)");
+                        let small = coldstart::Deployment {
+                            lattice: lattice.clone(),
+                            nats_port: port_of(nats)?,
+                            http: std::net::SocketAddr::from(([127, 0, 0, 1], port_of(http)?)),
+                            manifest: manifest.clone(),
+                            app: app.clone(),
+                        };
+                        Some((app.clone(), coldstart::run(&small, args.quick)?))
+                    }
+                    _ => None,
+                };
+                let mut compiles = Vec::new();
+                for component in &args.pipeline_components {
+                    let ms = coldstart::compile_ms(component, if args.quick { 1 } else { 3 })?;
+                    let size = std::fs::metadata(component).map(|m| m.len()).unwrap_or(0);
+                    eprintln!("    compiling {}: {ms:.0} ms", component.display());
+                    compiles.push((component.display().to_string(), size, ms));
+                }
                 let _ = writeln!(details, "\n## Cold start\n");
                 let _ = writeln!(
                     details,
@@ -351,6 +526,37 @@ fn main() -> anyhow::Result<()> {
                      | a warm `GET /healthz` round trip | {:.1} |",
                     row.deploy_command_ms, row.deploy_to_200_ms, row.first_request_ms, row.warm_request_ms
                 );
+                if let Some((small_app, small)) = &small {
+                    let _ = writeln!(
+                        details,
+                        "\nThe same, {} deploys, on the benchmark lattice with `{small_app}` (bench/noop.yaml:                          `components/hello`, {} KiB, behind the built-in HTTP server, beside `components/noop` and                          messaging-jetstream), first 200 from any route:\n\n| Step | ms |\n|---|---:|\n                         | `wash app deploy` started -> the command exited | {:.0} |\n| `wash app deploy` started -> first 200 | {:.0} |",
+                        small.reps,
+                        std::fs::metadata(&args.hello_wasm).map(|m| m.len() / 1024).unwrap_or(0),
+                        small.deploy_command_ms,
+                        small.deploy_to_200_ms
+                    );
+                    ratios.push(Ratio {
+                        section: "coldstart",
+                        figure: "wash app deploy -> first 200, hello app vs the 150 ms target".into(),
+                        baseline: "150 ms".into(),
+                        measured: format!("{:.0} ms", small.deploy_to_200_ms),
+                        ratio: small.deploy_to_200_ms / 150.0,
+                        better: Better::Lower,
+                        target: Some(1.0),
+                    });
+                }
+                if !compiles.is_empty() {
+                    let _ = writeln!(
+                        details,
+                        "\nCompiling the pipeline's components with wasmtime 38 (the host's engine; cranelift on every core, \
+                         median of {} compiles in this process). The host compiles each component it starts on every \
+                         deploy, both at once, while it starts the providers:\n\n| Component | size | compile ms |\n|---|---:|---:|",
+                        if args.quick { 1 } else { 3 }
+                    );
+                    for (name, size, ms) in &compiles {
+                        let _ = writeln!(details, "| `{name}` | {} KiB | {ms:.0} |", size / 1024);
+                    }
+                }
                 ratios.push(Ratio {
                     section: "coldstart",
                     figure: "wash app deploy -> first 200 vs the 150 ms target".into(),

@@ -1,5 +1,5 @@
-//! Resident memory from `/proc`: the wasmCloud host and the provider processes it started, idle
-//! and at their peak under load, next to a native process doing the same renders.
+//! Resident memory and CPU time from `/proc`: the wasmCloud host and the provider processes it
+//! started, idle and at their peak under load, next to a native process doing the same renders.
 //!
 //! The peak is the kernel's high-water mark (`VmHWM`), reset before the load by writing 5 to
 //! `/proc/PID/clear_refs`, so it covers the whole load, not the moments a sampler looked.
@@ -62,6 +62,56 @@ fn executable_name(pid: u32) -> String {
         .unwrap_or_else(|| format!("pid {pid}"))
 }
 
+/// CPU time a process has used (all its threads), in clock ticks ([`clock_ticks_per_s`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CpuTicks {
+    pub user: u64,
+    /// In the kernel: system calls, and page faults (a fresh Wasm linear memory is faulted in
+    /// page by page).
+    pub system: u64,
+}
+
+impl CpuTicks {
+    pub fn total(self) -> u64 {
+        self.user + self.system
+    }
+
+    pub fn since(self, before: CpuTicks) -> CpuTicks {
+        CpuTicks { user: self.user.saturating_sub(before.user), system: self.system.saturating_sub(before.system) }
+    }
+
+    pub fn add(&mut self, more: CpuTicks) {
+        self.user += more.user;
+        self.system += more.system;
+    }
+}
+
+/// The CPU time `pid` has used so far.
+pub fn cpu_ticks(pid: u32) -> anyhow::Result<CpuTicks> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).with_context(|| format!("reading /proc/{pid}/stat"))?;
+    parse_cpu_ticks(&stat).with_context(|| format!("no utime/stime in /proc/{pid}/stat: {stat:?}"))
+}
+
+/// `utime` and `stime` are fields 14 and 15 of the stat line, the 12th and 13th after the
+/// command name's closing parenthesis.
+fn parse_cpu_ticks(stat: &str) -> Option<CpuTicks> {
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some(CpuTicks { user, system })
+}
+
+/// The kernel's clock ticks per second (`getconf CLK_TCK`; 100 on Linux when that fails).
+pub fn clock_ticks_per_s() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8_lossy(&out.stdout).trim().parse::<f64>().ok())
+        .filter(|ticks| *ticks > 0.0)
+        .unwrap_or(100.0)
+}
+
 /// The host and its child processes (the providers it started), host first.
 pub fn host_and_providers(host: u32) -> anyhow::Result<Vec<Process>> {
     let mut processes = vec![Process { pid: host, name: "wasmCloud host".into() }];
@@ -102,6 +152,26 @@ mod tests {
     fn the_parent_is_read_past_a_command_name_with_parentheses() {
         assert_eq!(parent_of("123 (a b) c) S 77 123 123 0"), Some(77));
         assert_eq!(parent_of("garbage"), None);
+    }
+
+    #[test]
+    fn cpu_time_is_read_past_the_command_name() {
+        let stat = "42 (a) b) S 1 42 42 0 -1 4194560 100 0 0 0 250 30 0 0 20 0 8 0 99 1000 200";
+        assert_eq!(parse_cpu_ticks(stat), Some(CpuTicks { user: 250, system: 30 }));
+        assert_eq!(parse_cpu_ticks("42 (x) S 1"), None);
+    }
+
+    #[test]
+    fn this_process_counts_its_own_cpu_time() {
+        let me = std::process::id();
+        let before = cpu_ticks(me).expect("own stat");
+        let started = std::time::Instant::now();
+        let mut x = 0u64;
+        while started.elapsed() < std::time::Duration::from_millis(300) {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+        }
+        let used = cpu_ticks(me).expect("own stat").since(before).total() as f64 / clock_ticks_per_s();
+        assert!(used > 0.1, "300 ms of spinning counted as {used} s");
     }
 
     #[test]

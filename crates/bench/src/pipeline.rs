@@ -33,6 +33,8 @@ pub struct Target {
     pub token: Option<String>,
     /// The lattice's host, to measure its memory and its providers' (see [`crate::memory`]).
     pub host_pid: Option<u32>,
+    /// Other processes of the lattice whose CPU time the saturated runs count (nats-server, wadm).
+    pub others: Vec<memory::Process>,
 }
 
 /// Resident memory of one process, idle (deployed, before any job) and its peak over the
@@ -50,6 +52,31 @@ pub struct MemoryRow {
     pub native: ProcessMemory,
 }
 
+/// CPU time one process used over the saturated pipeline runs, per job.
+pub struct ProcessCpu {
+    pub name: String,
+    pub ms_per_job: f64,
+    /// The part of it spent in the kernel.
+    pub system_ms_per_job: f64,
+}
+
+/// Where the cores went: CPU time per job through the lattice, by process, against the native
+/// renders' CPU time per job, and what the thumbnailer reported of its own render time.
+pub struct CpuRow {
+    /// The host, its providers, the other lattice processes, then this process (upload clients).
+    pub processes: Vec<ProcessCpu>,
+    /// Mean `render_ms` of the timed jobs' done events: decode, resize and encode in the
+    /// thumbnailer, wall time (it includes waiting for a core).
+    pub render_ms: f64,
+    /// Mean `processing_ms`: the thumbnailer's whole job (read the original, render, write the
+    /// variants, update the record).
+    pub processing_ms: f64,
+    /// CPU time per job of the native renders (this process, over the native runs), and the
+    /// part of it in the kernel.
+    pub native_ms_per_job: f64,
+    pub native_system_ms_per_job: f64,
+}
+
 pub struct PipelineRow {
     pub cores: usize,
     pub jobs: usize,
@@ -62,6 +89,7 @@ pub struct PipelineRow {
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub memory: Option<MemoryRow>,
+    pub cpu: Option<CpuRow>,
 }
 
 /// `jobs` renders of `jpeg` spread over `threads` threads; jobs per second.
@@ -145,9 +173,37 @@ fn upload(agent: &ureq::Agent, target: &Target, jpeg: &[u8]) -> anyhow::Result<S
     Ok(accepted["id"].as_str().context("202 without an id")?.to_string())
 }
 
+/// Uploads one small photo and waits (up to 60 s) until its job is done; the path of its stored
+/// thumbnail (`/images/{id}/thumb`), for the HTTP section.
+pub fn stored_thumbnail(target: &Target) -> anyhow::Result<String> {
+    let agent = agent();
+    let id = upload(&agent, target, &photo_jpeg(320, 240, 3)?)?;
+    let url = format!("{}/images/{id}", target.http);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut response = agent.get(&url).call().with_context(|| format!("GET {url}"))?;
+        let job: serde_json::Value = serde_json::from_str(&response.body_mut().read_to_string().unwrap_or_default())
+            .with_context(|| format!("GET {url}: not JSON"))?;
+        match job["status"].as_str() {
+            Some("done") => return Ok(format!("/images/{id}/thumb")),
+            Some("failed") => bail!("job {id} failed: {}", job["error"]),
+            _ if Instant::now() > deadline => bail!("job {id} not done 60 s after its upload: {job}"),
+            _ => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
+/// A done event as the watch saw it.
+#[derive(Clone, Copy)]
+struct Done {
+    at: Instant,
+    render_ms: Option<f64>,
+    processing_ms: Option<f64>,
+}
+
 /// Done events by job id, with the instant each was seen, collected in the background.
 struct DoneWatch {
-    seen: Arc<Mutex<HashMap<String, Instant>>>,
+    seen: Arc<Mutex<HashMap<String, Done>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -156,25 +212,30 @@ impl DoneWatch {
         let client = async_nats::connect(nats).await.with_context(|| format!("connecting to {nats}"))?;
         let mut events = client.subscribe("pixelbus.events.done").await?;
         client.flush().await?;
-        let seen: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+        let seen: Arc<Mutex<HashMap<String, Done>>> = Arc::default();
         let sink = Arc::clone(&seen);
         let task = tokio::spawn(async move {
             let _client = client;
             while let Some(msg) = events.next().await {
                 let job: serde_json::Value = serde_json::from_slice(&msg.payload).unwrap_or_default();
+                let done = Done {
+                    at: Instant::now(),
+                    render_ms: job["timings"]["render_ms"].as_f64(),
+                    processing_ms: job["timings"]["processing_ms"].as_f64(),
+                };
                 if let (Some(id), Ok(mut seen)) = (job["id"].as_str(), sink.lock()) {
-                    seen.entry(id.to_string()).or_insert_with(Instant::now);
+                    seen.entry(id.to_string()).or_insert(done);
                 }
             }
         });
         Ok(DoneWatch { seen, task })
     }
 
-    /// Waits until every one of `ids` is done (at most `within`); the instant each was seen.
-    async fn wait_all(&self, ids: &[String], within: Duration) -> anyhow::Result<Vec<Instant>> {
+    /// Waits until every one of `ids` is done (at most `within`); each one's done event.
+    async fn wait_all(&self, ids: &[String], within: Duration) -> anyhow::Result<Vec<Done>> {
         let deadline = Instant::now() + within;
         loop {
-            let found: Vec<Option<Instant>> = {
+            let found: Vec<Option<Done>> = {
                 let seen = self.seen.lock().map_err(|_| anyhow::anyhow!("done watch poisoned"))?;
                 ids.iter().map(|id| seen.get(id).copied()).collect()
             };
@@ -197,8 +258,8 @@ impl Drop for DoneWatch {
 }
 
 /// `jobs` uploads by [`CLIENTS`] clients at once; jobs per second from the first upload to the
-/// last done event.
-async fn pipeline_rate(target: &Target, watch: &DoneWatch, jpeg: &[u8], jobs: usize) -> anyhow::Result<f64> {
+/// last done event, and the jobs' done events.
+async fn pipeline_rate(target: &Target, watch: &DoneWatch, jpeg: &[u8], jobs: usize) -> anyhow::Result<(f64, Vec<Done>)> {
     let started = Instant::now();
     let next = AtomicUsize::new(0);
     let ids = std::thread::scope(|scope| -> anyhow::Result<Vec<String>> {
@@ -221,8 +282,8 @@ async fn pipeline_rate(target: &Target, watch: &DoneWatch, jpeg: &[u8], jobs: us
         Ok(ids)
     })?;
     let done = watch.wait_all(&ids, Duration::from_secs(600)).await?;
-    let last = done.into_iter().max().unwrap_or(started);
-    Ok(jobs as f64 / last.duration_since(started).as_secs_f64())
+    let last = done.iter().map(|d| d.at).max().unwrap_or(started);
+    Ok((jobs as f64 / last.duration_since(started).as_secs_f64(), done))
 }
 
 /// `jobs` uploads sent at `rate` per second on a fixed schedule (each from its own thread, so a
@@ -251,8 +312,26 @@ async fn latencies(target: &Target, watch: &DoneWatch, jpeg: &[u8], jobs: usize,
     Ok(sent
         .iter()
         .zip(done)
-        .map(|((_, sent_at), done_at)| done_at.saturating_duration_since(*sent_at).as_secs_f64() * 1000.0)
+        .map(|((_, sent_at), done)| done.at.saturating_duration_since(*sent_at).as_secs_f64() * 1000.0)
         .collect())
+}
+
+/// CPU ticks of each of `processes` now.
+fn cpu_now(processes: &[memory::Process]) -> anyhow::Result<Vec<memory::CpuTicks>> {
+    processes.iter().map(|p| memory::cpu_ticks(p.pid).with_context(|| format!("CPU time of {} ({})", p.name, p.pid))).collect()
+}
+
+/// Adds what each of `processes` used since `before` to `used`.
+fn add_cpu_since(processes: &[memory::Process], before: &[memory::CpuTicks], used: &mut [memory::CpuTicks]) -> anyhow::Result<()> {
+    for ((total, after), before) in used.iter_mut().zip(cpu_now(processes)?).zip(before) {
+        total.add(after.since(*before));
+    }
+    Ok(())
+}
+
+fn mean(values: impl Iterator<Item = f64>) -> f64 {
+    let (sum, n) = values.fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
+    if n == 0 { f64::NAN } else { sum / n as f64 }
 }
 
 /// Native and pipeline runs interleaved (drift hits both), medians over the repetitions; then
@@ -278,16 +357,51 @@ pub async fn run(target: &Target, quick: bool) -> anyhow::Result<PipelineRow> {
     // Warm-up: the thumbnailer's instances, the providers' connections, page cache.
     pipeline_rate(target, &watch, &jpeg, CLIENTS).await.context("warm-up through the pipeline")?;
     native_rate(&jpeg, cores, cores)?;
+    // CPU time is counted over the timed runs only: the lattice's processes (and this one's
+    // upload clients) over the pipeline runs, this process over the native ones.
+    let me = memory::Process { pid: std::process::id(), name: "pixelbus-bench (upload clients, done watch)".into() };
+    let counted: Option<Vec<memory::Process>> = lattice.as_ref().map(|(processes, _)| {
+        processes.iter().cloned().chain(target.others.iter().cloned()).chain([me.clone()]).collect()
+    });
+    let mut pipeline_ticks = vec![memory::CpuTicks::default(); counted.as_ref().map_or(0, Vec::len)];
+    let mut native_ticks = memory::CpuTicks::default();
+    let mut timed_done = Vec::new();
     let (mut native, mut pipeline) = (Vec::new(), Vec::new());
     for rep in 1..=reps {
+        let before = memory::cpu_ticks(me.pid)?;
         native.push(native_rate(&jpeg, jobs, cores)?);
-        pipeline.push(pipeline_rate(target, &watch, &jpeg, jobs).await?);
+        native_ticks.add(memory::cpu_ticks(me.pid)?.since(before));
+        let before = counted.as_deref().map(cpu_now).transpose()?;
+        let (rate, done) = pipeline_rate(target, &watch, &jpeg, jobs).await?;
+        if let (Some(processes), Some(before)) = (&counted, &before) {
+            add_cpu_since(processes, before, &mut pipeline_ticks)?;
+        }
+        pipeline.push(rate);
+        timed_done.extend(done);
         eprintln!(
             "    pipeline rep {rep}/{reps}: native {:.1} jobs/s on {cores} threads, pipeline {:.1} jobs/s with {CLIENTS} clients",
             native[native.len() - 1],
             pipeline[pipeline.len() - 1]
         );
     }
+    let ticks_per_s = memory::clock_ticks_per_s();
+    let timed_jobs = (jobs * reps) as f64;
+    let per_job_ms = |ticks: u64| ticks as f64 / ticks_per_s * 1000.0 / timed_jobs;
+    let cpu = counted.map(|processes| CpuRow {
+        processes: processes
+            .into_iter()
+            .zip(&pipeline_ticks)
+            .map(|(p, ticks)| ProcessCpu {
+                name: p.name,
+                ms_per_job: per_job_ms(ticks.total()),
+                system_ms_per_job: per_job_ms(ticks.system),
+            })
+            .collect(),
+        render_ms: mean(timed_done.iter().filter_map(|d| d.render_ms)),
+        processing_ms: mean(timed_done.iter().filter_map(|d| d.processing_ms)),
+        native_ms_per_job: per_job_ms(native_ticks.total()),
+        native_system_ms_per_job: per_job_ms(native_ticks.system),
+    });
     let memory = match lattice {
         Some((processes, idle)) => {
             let mut rows = Vec::with_capacity(processes.len());
@@ -315,5 +429,6 @@ pub async fn run(target: &Target, quick: bool) -> anyhow::Result<PipelineRow> {
         p50_ms: percentile(&samples, 50.0).unwrap_or(f64::NAN),
         p99_ms: percentile(&samples, 99.0).unwrap_or(f64::NAN),
         memory,
+        cpu,
     })
 }
