@@ -349,7 +349,7 @@ fn main() -> anyhow::Result<()> {
                     }
                     let _ = writeln!(
                         details,
-                        "| **lattice and clients** | **{total:.1}** | **{system:.1}** | 100% |\n                         | pixelbus-imaging natively | {:.1} | {:.1} | {:.2}x of the lattice's |",
+                        "| **lattice and clients** | **{total:.1}** | **{system:.1}** | 100% |\n| pixelbus-imaging natively | {:.1} | {:.1} | {:.2}x of the lattice's |",
                         cpu.native_ms_per_job,
                         cpu.native_system_ms_per_job,
                         cpu.native_ms_per_job / total
@@ -529,7 +529,7 @@ fn main() -> anyhow::Result<()> {
                 if let Some((small_app, small)) = &small {
                     let _ = writeln!(
                         details,
-                        "\nThe same, {} deploys, on the benchmark lattice with `{small_app}` (bench/noop.yaml:                          `components/hello`, {} KiB, behind the built-in HTTP server, beside `components/noop` and                          messaging-jetstream), first 200 from any route:\n\n| Step | ms |\n|---|---:|\n                         | `wash app deploy` started -> the command exited | {:.0} |\n| `wash app deploy` started -> first 200 | {:.0} |",
+                        "\nThe same, {} deploys, on the benchmark lattice with `{small_app}` (bench/noop.yaml: `components/hello`, {} KiB, behind the built-in HTTP server, beside `components/noop` and messaging-jetstream), first 200 from any route:\n\n| Step | ms |\n|---|---:|\n| `wash app deploy` started -> the command exited | {:.0} |\n| `wash app deploy` started -> first 200 | {:.0} |",
                         small.reps,
                         std::fs::metadata(&args.hello_wasm).map(|m| m.len() / 1024).unwrap_or(0),
                         small.deploy_command_ms,
