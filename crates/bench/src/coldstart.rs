@@ -24,12 +24,15 @@ pub struct Deployment {
     pub http: SocketAddr,
     pub manifest: PathBuf,
     pub app: String,
+    /// The host's compile cache (`PIXELBUS_COMPILE_CACHE_DIR`, this lattice's own): given, every
+    /// repetition deploys once with it emptied (the host compiles) and once with it kept.
+    pub compile_cache: Option<PathBuf>,
 }
 
 /// Median ms wasmtime 38 (the host's engine version, cranelift, parallel compilation on every
 /// core) takes to compile `component` to machine code: the part of a deploy that grows with the
 /// component's size. The host compiles each component on every deploy (its engine has no
-/// compilation cache configured).
+/// compile cache, or an empty one).
 pub fn compile_ms(component: &std::path::Path, reps: usize) -> anyhow::Result<f64> {
     let bytes = std::fs::read(component).with_context(|| format!("reading {}", component.display()))?;
     let mut config = wasmtime::Config::new();
@@ -42,6 +45,13 @@ pub fn compile_ms(component: &std::path::Path, reps: usize) -> anyhow::Result<f6
         times.push(started.elapsed().as_secs_f64() * 1000.0);
     }
     Ok(median(&times).unwrap_or(f64::NAN))
+}
+
+/// Cold starts with the compile cache kept (the host loads machine code it compiled before),
+/// and, when the lattice's cache directory is known, with it emptied first (the host compiles).
+pub struct ColdStart {
+    pub cached: ColdStartRow,
+    pub compiling: Option<ColdStartRow>,
 }
 
 pub struct ColdStartRow {
@@ -190,29 +200,64 @@ fn deploy_once(deployment: &Deployment) -> anyhow::Result<(f64, f64, f64)> {
     }
 }
 
-/// `reps` cold starts; leaves the app deployed (and settled) as it found it.
-pub fn run(deployment: &Deployment, quick: bool) -> anyhow::Result<ColdStartRow> {
-    let reps = if quick { 1 } else { 5 };
-    let (mut command, mut first, mut request, mut warm) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for rep in 1..=reps {
-        deployment.remove()?;
-        let (command_ms, first_ms, request_ms) = deploy_once(deployment)?;
-        for _ in 0..20 {
-            let sent = Instant::now();
-            ensure!(get_healthz(deployment.http, Duration::from_secs(5))? == 200, "a warm GET /healthz was not 200");
-            warm.push(sent.elapsed().as_secs_f64() * 1000.0);
+#[derive(Default)]
+struct Samples {
+    command: Vec<f64>,
+    first: Vec<f64>,
+    request: Vec<f64>,
+    warm: Vec<f64>,
+}
+
+impl Samples {
+    fn row(&self) -> ColdStartRow {
+        ColdStartRow {
+            reps: self.first.len(),
+            deploy_to_200_ms: median(&self.first).unwrap_or(f64::NAN),
+            deploy_command_ms: median(&self.command).unwrap_or(f64::NAN),
+            first_request_ms: median(&self.request).unwrap_or(f64::NAN),
+            warm_request_ms: median(&self.warm).unwrap_or(f64::NAN),
         }
-        deployment.wait_deployed()?;
-        eprintln!("    cold start {rep}/{reps}: first 200 {first_ms:.0} ms after wash app deploy (the command took {command_ms:.0} ms)");
-        command.push(command_ms);
-        first.push(first_ms);
-        request.push(request_ms);
     }
-    Ok(ColdStartRow {
-        reps,
-        deploy_to_200_ms: median(&first).unwrap_or(f64::NAN),
-        deploy_command_ms: median(&command).unwrap_or(f64::NAN),
-        first_request_ms: median(&request).unwrap_or(f64::NAN),
-        warm_request_ms: median(&warm).unwrap_or(f64::NAN),
-    })
+}
+
+/// Removes the app, optionally empties the compile cache, deploys, and records the timings.
+fn measure(deployment: &Deployment, empty_cache: bool, into: &mut Samples) -> anyhow::Result<f64> {
+    deployment.remove()?;
+    if empty_cache {
+        if let Some(dir) = &deployment.compile_cache {
+            // The host's cache creates its directories again when it writes.
+            match std::fs::remove_dir_all(dir.join("modules")) {
+                Ok(()) => {}
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+                Err(err) => return Err(err).with_context(|| format!("emptying the compile cache {}", dir.display())),
+            }
+        }
+    }
+    let (command_ms, first_ms, request_ms) = deploy_once(deployment)?;
+    for _ in 0..20 {
+        let sent = Instant::now();
+        ensure!(get_healthz(deployment.http, Duration::from_secs(5))? == 200, "a warm GET /healthz was not 200");
+        into.warm.push(sent.elapsed().as_secs_f64() * 1000.0);
+    }
+    deployment.wait_deployed()?;
+    into.command.push(command_ms);
+    into.first.push(first_ms);
+    into.request.push(request_ms);
+    Ok(first_ms)
+}
+
+/// `reps` cold starts of each kind, interleaved; leaves the app deployed (and settled) as it
+/// found it.
+pub fn run(deployment: &Deployment, quick: bool) -> anyhow::Result<ColdStart> {
+    let reps = if quick { 1 } else { 5 };
+    let (mut cached, mut compiling) = (Samples::default(), Samples::default());
+    for rep in 1..=reps {
+        if deployment.compile_cache.is_some() {
+            let ms = measure(deployment, true, &mut compiling)?;
+            eprintln!("    cold start {rep}/{reps}, compile cache emptied: first 200 {ms:.0} ms after wash app deploy");
+        }
+        let ms = measure(deployment, false, &mut cached)?;
+        eprintln!("    cold start {rep}/{reps}, compile cache kept: first 200 {ms:.0} ms after wash app deploy");
+    }
+    Ok(ColdStart { cached: cached.row(), compiling: deployment.compile_cache.as_ref().map(|_| compiling.row()) })
 }
