@@ -127,6 +127,25 @@ fn port_of(url: &str) -> anyhow::Result<u16> {
     port.parse().with_context(|| format!("bad port in {url}"))
 }
 
+/// A lattice `scripts/bench` brought up on 127.0.0.1, as the coldstart section deploys to it.
+fn local_deployment(
+    lattice: &str,
+    nats: &str,
+    http: &str,
+    manifest: &std::path::Path,
+    app: &str,
+    compile_cache: &Option<PathBuf>,
+) -> anyhow::Result<coldstart::Deployment> {
+    Ok(coldstart::Deployment {
+        lattice: lattice.to_string(),
+        nats_port: port_of(nats)?,
+        http: std::net::SocketAddr::from(([127, 0, 0, 1], port_of(http)?)),
+        manifest: manifest.to_path_buf(),
+        app: app.to_string(),
+        compile_cache: compile_cache.clone(),
+    })
+}
+
 /// The pipeline lattice as its sections use it (its API token read from its file).
 fn pipeline_target(args: &Args, nats: &str, http: &str) -> anyhow::Result<pipeline::Target> {
     let token = match &args.pipeline_token_file {
@@ -482,28 +501,14 @@ fn main() -> anyhow::Result<()> {
         match (&args.pipeline_nats, &args.pipeline_http, &args.pipeline_lattice, &args.pipeline_manifest, &args.pipeline_app) {
             (Some(nats), Some(http), Some(lattice), Some(manifest), Some(app)) => {
                 eprintln!("==> coldstart: wash app deploy -> first 200 from /healthz");
-                let deployment = coldstart::Deployment {
-                    lattice: lattice.clone(),
-                    nats_port: port_of(nats)?,
-                    http: std::net::SocketAddr::from(([127, 0, 0, 1], port_of(http)?)),
-                    manifest: manifest.clone(),
-                    app: app.clone(),
-                    compile_cache: args.pipeline_compile_cache.clone(),
-                };
+                let deployment = local_deployment(lattice, nats, http, manifest, app, &args.pipeline_compile_cache)?;
                 let pixelbus = coldstart::run(&deployment, args.quick)?;
                 // The same measurement of a small app, and what compiling the pipeline's components
                 // costs, to split the pipeline's figure.
                 let small = match (&args.lattice_nats, &args.lattice_http, &args.lattice_name, &args.lattice_manifest, &args.lattice_app) {
                     (Some(nats), Some(http), Some(lattice), Some(manifest), Some(app)) => {
                         eprintln!("    the same for {app} (components/hello behind the built-in HTTP server)");
-                        let small = coldstart::Deployment {
-                            lattice: lattice.clone(),
-                            nats_port: port_of(nats)?,
-                            http: std::net::SocketAddr::from(([127, 0, 0, 1], port_of(http)?)),
-                            manifest: manifest.clone(),
-                            app: app.clone(),
-                            compile_cache: args.lattice_compile_cache.clone(),
-                        };
+                        let small = local_deployment(lattice, nats, http, manifest, app, &args.lattice_compile_cache)?;
                         Some((app.clone(), coldstart::run(&small, args.quick)?))
                     }
                     _ => None,
