@@ -12,7 +12,7 @@ use std::time::Duration;
 use pixelbus_natsconn::{reject_unknown_keys, ConfigError, ConfigReader, NatsSettings, CONNECTION_KEYS};
 
 /// Keys describing the stream a link uses (both link kinds); the stream is created when missing.
-const STREAM_KEYS: &[&str] = &["stream", "subjects", "retention", "storage", "max_age_seconds"];
+const STREAM_KEYS: &[&str] = &["stream", "subjects", "sources", "retention", "storage", "max_age_seconds"];
 /// Keys of handler links only.
 const HANDLER_KEYS: &[&str] =
     &["consumer", "filter_subject", "max_deliver", "timeout_ms", "ack_wait_ms", "backoff_ms", "max_in_flight", "dead_letter_subject"];
@@ -37,11 +37,35 @@ pub enum Storage {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamSpec {
     pub name: String,
-    /// Subjects the stream captures when this provider creates it. Empty: it must already exist.
+    /// Subjects the stream captures when this provider creates it. Empty, and no `sources`:
+    /// it must already exist.
     pub subjects: Vec<String>,
+    /// Streams it copies messages from when this provider creates it, possibly in another
+    /// JetStream domain (an edge leaf node's): JetStream keeps copying across reconnects and
+    /// catches up on what was stored while the link was down.
+    pub sources: Vec<StreamSource>,
     pub retention: Retention,
     pub storage: Storage,
     pub max_age: Option<Duration>,
+}
+
+/// A stream another stream copies from: `name`, or `name@domain` for a stream in another
+/// JetStream domain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamSource {
+    pub name: String,
+    pub domain: Option<String>,
+}
+
+impl StreamSource {
+    fn parse(text: &str) -> Option<StreamSource> {
+        let (name, domain) = match text.split_once('@') {
+            Some((name, domain)) => (name, Some(domain)),
+            None => (text, None),
+        };
+        let domain_ok = domain.is_none_or(|d| !d.is_empty() && d.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'));
+        (valid_name(name) && domain_ok).then(|| StreamSource { name: name.to_string(), domain: domain.map(str::to_string) })
+    }
 }
 
 /// A handler link: messages from `stream`, through the durable `consumer`, to the component.
@@ -127,6 +151,14 @@ impl Reader<'_> {
         if subjects.iter().any(|s| !valid_subject(s)) {
             return Err(self.bad("subjects", "expected comma-separated NATS subjects like a.b.c or a.>"));
         }
+        let sources = self
+            .text("sources")
+            .unwrap_or_default()
+            .split([',', ' '])
+            .filter(|s| !s.is_empty())
+            .map(StreamSource::parse)
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| self.bad("sources", "expected comma-separated STREAM or STREAM@domain (domain: A-Z a-z 0-9 _ -)"))?;
         let retention = match self.text("retention") {
             None | Some("limits") => Retention::Limits,
             Some("workqueue") => Retention::WorkQueue,
@@ -142,6 +174,7 @@ impl Reader<'_> {
         Ok(Some(StreamSpec {
             name,
             subjects,
+            sources,
             retention,
             storage,
             max_age: (max_age > 0).then(|| Duration::from_secs(max_age)),
@@ -215,6 +248,7 @@ impl PublishConfig {
         reject_unknown_keys(config, &allowed)?;
         let r = Reader { config };
         let stream = r.stream()?;
+        // A publish goes to subjects; a stream made only of sources would not store it.
         if stream.as_ref().is_some_and(|s| s.subjects.is_empty()) {
             return Err(ConfigError::Missing { key: "subjects".into() });
         }
@@ -306,6 +340,30 @@ mod tests {
         assert!(err.to_string().contains("consumer"), "{err}");
         let err = PublishConfig::from_link(&map(&[("retention", "workqueue")]), &map(&[])).expect_err("no stream");
         assert!(err.to_string().contains("retention"), "{err}");
+    }
+
+    #[test]
+    fn sources_name_streams_and_their_domains() {
+        let c = HandlerConfig::from_link(
+            &map(&[("stream", "EDGE_EVENTS"), ("sources", "EVENTS@edge-1, LOCAL"), ("consumer", "sync")]),
+            &map(&[]),
+        )
+        .expect("parses");
+        assert!(c.stream.subjects.is_empty());
+        assert_eq!(
+            c.stream.sources,
+            vec![
+                StreamSource { name: "EVENTS".into(), domain: Some("edge-1".into()) },
+                StreamSource { name: "LOCAL".into(), domain: None },
+            ]
+        );
+        for bad in ["EVENTS@", "EV.ENTS@edge", "EVENTS@ed.ge", "@edge"] {
+            let err = HandlerConfig::from_link(&map(&[("stream", "S"), ("sources", bad), ("consumer", "c")]), &map(&[]))
+                .expect_err(bad);
+            assert!(err.to_string().contains("sources"), "{bad}: {err}");
+        }
+        let err = PublishConfig::from_link(&map(&[("stream", "S"), ("sources", "EVENTS@edge")]), &map(&[])).expect_err("no subjects");
+        assert!(err.to_string().contains("subjects"), "{err}");
     }
 
     #[test]

@@ -120,6 +120,19 @@ fn stream_config(spec: &StreamSpec) -> stream::Config {
             Storage::Memory => stream::StorageType::Memory,
         },
         max_age: spec.max_age.unwrap_or_default(),
+        sources: (!spec.sources.is_empty()).then(|| {
+            spec.sources
+                .iter()
+                .map(|source| stream::Source {
+                    name: source.name.clone(),
+                    external: source.domain.as_ref().map(|domain| stream::External {
+                        api_prefix: format!("$JS.{domain}.API"),
+                        delivery_prefix: None,
+                    }),
+                    ..Default::default()
+                })
+                .collect()
+        }),
         ..Default::default()
     }
 }
@@ -134,13 +147,13 @@ async fn ensure_stream(js: &jetstream::Context, spec: &StreamSpec) -> anyhow::Re
         return Ok(existing);
     }
     anyhow::ensure!(
-        !spec.subjects.is_empty(),
-        "stream {} does not exist, and the link names no `subjects` to create it with",
+        !spec.subjects.is_empty() || !spec.sources.is_empty(),
+        "stream {} does not exist, and the link names no `subjects` or `sources` to create it with",
         spec.name
     );
     match js.create_stream(stream_config(spec)).await {
         Ok(created) => {
-            info!(stream = %spec.name, subjects = ?spec.subjects, "created stream");
+            info!(stream = %spec.name, subjects = ?spec.subjects, sources = ?spec.sources, "created stream");
             Ok(created)
         }
         // Another provider instance may have created it meanwhile.
