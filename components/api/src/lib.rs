@@ -1,5 +1,6 @@
 //! The pixelbus HTTP API (`wasi:http/incoming-handler`) and the `pixelbus.jobs.submit`
-//! subscriber (`wasmcloud:messaging/handler`), one component.
+//! subscriber (`wasmcloud:messaging/handler`, which also takes dead letters and, in a cloud
+//! zone, the edge's done and failed events), one component.
 //!
 //! [`routes`] and [`submit`] decide what to do from plain values and test natively; `http.rs`
 //! and the exports below are the wasi glue.
@@ -24,8 +25,8 @@ mod http;
 mod exports {
     use pixelbus_guest::bindings::wasmcloud::messaging::types::BrokerMessage;
     use pixelbus_guest::WasiPlatform;
-    use pixelbus_jobs::pipeline::give_up;
-    use pixelbus_jobs::{LogLevel, Platform, SUBJECT_DEAD};
+    use pixelbus_jobs::pipeline::{give_up, record_from_zone};
+    use pixelbus_jobs::{LogLevel, Platform, SUBJECT_DEAD, SUBJECT_DONE, SUBJECT_FAILED};
 
     use crate::bindings::exports::wasi::http::incoming_handler::Guest as HttpGuest;
     use crate::bindings::exports::wasmcloud::messaging::handler::Guest as MessagingGuest;
@@ -59,6 +60,11 @@ mod exports {
             let platform = WasiPlatform::new("pixelbus-api");
             if msg.subject == SUBJECT_DEAD {
                 return give_up(&platform, &msg.body).map(|_| ());
+            }
+            // Another zone's done and failed events (deploy/cloud-edge/cloud.yaml links a stream
+            // sourcing the edge's events here): its finished jobs are listed here too.
+            if msg.subject == SUBJECT_DONE || msg.subject == SUBJECT_FAILED {
+                return record_from_zone(&platform, &msg.body).map(|_| ());
             }
             let settings = platform.settings().map_err(|e| e.0)?;
             let platform = platform.with_work_subject(&settings.work_subject);

@@ -253,6 +253,36 @@ pub fn give_up(platform: &impl Platform, dead_letter: &[u8]) -> Result<Outcome, 
     Ok(Outcome::Failed(why))
 }
 
+/// A finished job another zone announced (its done or failed event, copied here by a JetStream
+/// stream sourcing that zone's events): its record is stored in this zone's keyvalue, so this
+/// zone lists it too. The images stay in the zone that rendered them. A record already stored
+/// that is as new or newer is kept. Returns whether the record was stored.
+///
+/// An event that is not a finished job is logged and dropped (`Ok(false)`): no redelivery can fix
+/// it. A store that fails is an `Err`, to be redelivered.
+pub fn record_from_zone(platform: &impl Platform, event: &[u8]) -> Result<bool, String> {
+    let job = match Job::from_json(event) {
+        Ok(job) if job.status.is_final() => job,
+        Ok(job) => {
+            platform.log(LogLevel::Warn, &format!("event for job {} ignored: it is {:?}, not finished", job.id, job.status));
+            return Ok(false);
+        }
+        Err(e) => {
+            platform.log(LogLevel::Warn, &format!("event ignored: not a job record ({e})"));
+            return Ok(false);
+        }
+    };
+    if let Some(stored) = platform.get_job(&job.id)? {
+        // rfc3339_millis timestamps: the same width, so text order is time order.
+        if stored.updated_at >= job.updated_at {
+            return Ok(false);
+        }
+    }
+    platform.put_job(&job)?;
+    platform.log(LogLevel::Info, &format!("job {} recorded from another zone ({:?})", job.id, job.status));
+    Ok(true)
+}
+
 /// Queues an unfinished job again when its record has not changed for `after_ms`: its work
 /// message was lost (nats-server 2.15.1 can acknowledge a publish during its shutdown and not
 /// keep it) or every delivery so far failed before it started. Called when the job is read, so a

@@ -6,7 +6,7 @@ use std::io::Cursor;
 
 use pixelbus_imaging::{default_variants, Limits, VariantSpec};
 
-use crate::pipeline::{accept, delete, give_up, process, requeue_if_stale, AcceptError, DeleteError, Original, Outcome};
+use crate::pipeline::{accept, delete, give_up, process, record_from_zone, requeue_if_stale, AcceptError, DeleteError, Original, Outcome};
 use crate::*;
 
 #[derive(Default)]
@@ -439,4 +439,34 @@ fn work_goes_to_the_deployments_own_work_subject() {
     m.clock.set(m.clock.get() + 90_000);
     assert_eq!(requeue_if_stale(&m, &mut job, 90_000), Ok(true));
     assert_eq!(m.subjects(), vec!["pixelbus.edge.jobs.work".to_string(); 2], "accept and requeue both use it");
+}
+
+#[test]
+fn a_finished_job_from_another_zone_is_recorded_once_and_never_over_a_newer_record() {
+    let edge = Memory::default();
+    accept(&edge, Original::Upload(&jpeg(64, 48)), default_variants(), &Limits::default()).expect("accepted");
+    assert_eq!(process(&edge, &edge.work_message(), &Limits::default(), 3), Ok(Outcome::Done));
+    let (_, event) = edge.published.borrow().last().cloned().expect("done event");
+    let done = Job::from_json(&event).expect("job json");
+
+    let cloud = Memory::default();
+    assert_eq!(record_from_zone(&cloud, &event), Ok(true));
+    assert_eq!(cloud.get_job(&done.id).expect("get"), Some(done.clone()), "the record, as the edge has it");
+    assert!(cloud.objects.borrow().is_empty(), "images are not copied");
+    assert_eq!(record_from_zone(&cloud, &event), Ok(false), "a redelivered event changes nothing");
+
+    // An older copy of the record does not replace a newer one.
+    let mut older = done.clone();
+    older.updated_at = "2000-01-01T00:00:00.000Z".into();
+    assert_eq!(record_from_zone(&cloud, &older.to_json()), Ok(false));
+    assert_eq!(cloud.get_job(&done.id).expect("get"), Some(done.clone()));
+
+    // Not a finished job, or not a job: dropped, nothing stored.
+    let mut queued = done.clone();
+    queued.id = JobId::new(1_700_000_000_000, 42);
+    queued.status = Status::Queued;
+    let stored_before = cloud.jobs.borrow().len();
+    assert_eq!(record_from_zone(&cloud, &queued.to_json()), Ok(false));
+    assert_eq!(record_from_zone(&cloud, b"{not json"), Ok(false));
+    assert_eq!(cloud.jobs.borrow().len(), stored_before);
 }
