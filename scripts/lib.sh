@@ -171,6 +171,19 @@ PIXELBUS_NATS_PORT="${PIXELBUS_NATS_PORT:-4222}"
 PIXELBUS_HTTP_PORT="${PIXELBUS_HTTP_PORT:-8000}"
 PIXELBUS_STATE="${PIXELBUS_STATE:-$PIXELBUS_HOME/state/$PIXELBUS_LATTICE}"
 
+# cloud_edge_env ZONE: one zone of `scripts/up --topology cloud-edge` (cloud: the hub, edge: its
+# leaf) as NAME=VALUE lines, for `env` to run a script on that zone's lattice.
+cloud_edge_env() {
+    case "$1" in
+        cloud) printf '%s\n' "PIXELBUS_LATTICE=$PIXELBUS_LATTICE-cloud" "PIXELBUS_STATE=$PIXELBUS_STATE-cloud" \
+            "PIXELBUS_NATS_PORT=$PIXELBUS_NATS_PORT" "PIXELBUS_HTTP_PORT=$PIXELBUS_HTTP_PORT" "PIXELBUS_JS_DOMAIN=cloud" ;;
+        edge) printf '%s\n' "PIXELBUS_LATTICE=$PIXELBUS_LATTICE-edge" "PIXELBUS_STATE=$PIXELBUS_STATE-edge" \
+            "PIXELBUS_NATS_PORT=${PIXELBUS_EDGE_NATS_PORT:-4223}" "PIXELBUS_HTTP_PORT=${PIXELBUS_EDGE_HTTP_PORT:-8001}" \
+            "PIXELBUS_JS_DOMAIN=edge" ;;
+        *) die "no zone '$1' in cloud-edge" ;;
+    esac
+}
+
 # Point wash (and the host it starts) at this lattice: `wash get hosts`, `wash app list`,
 # `wash down` all read these.
 lattice_env() {
