@@ -96,6 +96,15 @@ impl Lattice {
         Ok(lattice)
     }
 
+    /// A lattice something else brought up (one zone of `scripts/up --topology cloud-edge`),
+    /// stopped with `scripts/down --purge` when dropped like any other. Its token is read from
+    /// its state dir.
+    pub fn attach(name: &str, nats_port: u16, http_port: u16, state_dir: PathBuf) -> anyhow::Result<Self> {
+        let token_file = state_dir.join("api-token");
+        let token = std::fs::read_to_string(&token_file).with_context(|| format!("no API token in {}", token_file.display()))?;
+        Ok(Lattice { name: name.to_string(), nats_port, http_port, state_dir, api_token: token.trim().to_string(), stopped: false })
+    }
+
     /// A command running one of the project's scripts against this lattice.
     pub fn script(&self, name: &str) -> Command {
         let mut cmd = Command::new(repo_root().join("scripts").join(name));

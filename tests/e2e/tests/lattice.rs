@@ -13,6 +13,7 @@ use serde_json::Value;
 
 mod bindings;
 mod browser;
+mod cloud_edge;
 mod faults;
 mod nats_creds;
 mod nats_restart;
@@ -77,6 +78,12 @@ fn main() {
         case("bindings::bindings_swap_by_manifest_alone", &lattice, bindings::bindings_swap_by_manifest_alone),
         case("nats_restart::nats_restarted_mid_load_loses_no_job", &lattice, nats_restart::nats_restarted_mid_load_loses_no_job),
         case("nats_creds::a_leaf_lattice_authenticates_to_its_hub", &lattice, nats_creds::a_leaf_lattice_authenticates_to_its_hub),
+        case("cloud_edge::zone_without_topology_is_refused", &lattice, cloud_edge::zone_without_topology_is_refused),
+        case(
+            "cloud_edge::same_bytes_edge_alone_and_a_move_by_manifest",
+            &lattice,
+            cloud_edge::same_bytes_edge_alone_and_a_move_by_manifest,
+        ),
         case("faults::lattice_restart_keeps_finished_jobs", &lattice, faults::lattice_restart_keeps_finished_jobs),
         // Replaces the host: after the cases that expect the original one, and after the swaps so
         // it also shows a host started later finds everything it needs (the component configs).
