@@ -76,7 +76,17 @@ pub struct WasmImaging {
 
 impl WasmImaging {
     pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let engine = Engine::default();
+        Self::load_with(path, false)
+    }
+
+    /// `perfmap`: wasmtime writes `/tmp/perf-PID.map`, so `perf report` names the compiled wasm
+    /// functions (from the component's name section) instead of showing bare JIT addresses.
+    pub fn load_with(path: &Path, perfmap: bool) -> anyhow::Result<Self> {
+        let mut config = wasmtime::Config::new();
+        if perfmap {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
+        let engine = Engine::new(&config).context("configuring wasmtime")?;
         let component = Component::from_file(&engine, path)
             .with_context(|| format!("loading {} (built by scripts/build)", path.display()))?;
         let mut linker = Linker::new(&engine);
@@ -121,6 +131,68 @@ fn time_ms(run: impl FnOnce() -> anyhow::Result<Vec<(u32, u32)>>) -> anyhow::Res
     let start = Instant::now();
     run()?;
     Ok(start.elapsed().as_secs_f64() * 1000.0)
+}
+
+/// Which side `profile` runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Side {
+    Native,
+    Wasm,
+}
+
+/// Renders one generated photo of `megapixels` (0.3, 2 or 12, as `run`'s sizes) `reps` times on
+/// one side only, for a profiler attached to this process (`scripts/profile-imaging`).
+pub fn profile(wasm_path: &Path, side: Side, megapixels: f64, reps: usize) -> anyhow::Result<f64> {
+    let (width, height, seed) = match megapixels {
+        m if m < 1.0 => (640, 480, 1),
+        m if m < 5.0 => (1632, 1224, 2),
+        _ => (4000, 3000, 3),
+    };
+    let jpeg = photo_jpeg(width, height, seed)?;
+    let wasm = match side {
+        Side::Wasm => Some(WasmImaging::load_with(wasm_path, true)?),
+        Side::Native => None,
+    };
+    let render = || match &wasm {
+        Some(wasm) => wasm.render(&jpeg),
+        None => native_render(&jpeg),
+    };
+    // Warm-up outside the profile: first-touch page faults, lazy statics.
+    render()?;
+    let mut perf = PerfControl::from_env()?;
+    perf.send("enable")?;
+    let mut times = Vec::new();
+    for _ in 0..reps {
+        times.push(time_ms(render)?);
+    }
+    perf.send("disable")?;
+    median(&times).context("no repetitions")
+}
+
+/// `perf record -D -1 --control fifo:CTL,ACK` started with events off: `PIXELBUS_PERF_CTL` and
+/// `PIXELBUS_PERF_ACK` name those fifos, so only the renders are sampled (not generating the
+/// photo or compiling the component).
+struct PerfControl(Option<(std::fs::File, std::io::BufReader<std::fs::File>)>);
+
+impl PerfControl {
+    fn from_env() -> anyhow::Result<Self> {
+        let (Some(ctl), Some(ack)) = (std::env::var_os("PIXELBUS_PERF_CTL"), std::env::var_os("PIXELBUS_PERF_ACK")) else {
+            return Ok(PerfControl(None));
+        };
+        let ctl = std::fs::OpenOptions::new().write(true).open(&ctl).context("opening perf's control fifo")?;
+        let ack = std::fs::File::open(&ack).context("opening perf's ack fifo")?;
+        Ok(PerfControl(Some((ctl, std::io::BufReader::new(ack)))))
+    }
+
+    fn send(&mut self, command: &str) -> anyhow::Result<()> {
+        use std::io::{BufRead as _, Write as _};
+        if let Some((ctl, ack)) = &mut self.0 {
+            writeln!(ctl, "{command}").context("writing to perf's control fifo")?;
+            let mut line = String::new();
+            ack.read_line(&mut line).context("reading perf's ack")?;
+        }
+        Ok(())
+    }
 }
 
 /// 0.3, 2 and 12 MP photos; native and wasm runs interleaved per size so drift hits both.

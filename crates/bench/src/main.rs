@@ -24,6 +24,16 @@ struct Args {
     /// The imaging component (components/imaging, built by scripts/build).
     #[arg(long, default_value = "build/imaging.wasm")]
     imaging_wasm: PathBuf,
+    /// Instead of the sections: render one photo on one side only, --profile-reps times, for a
+    /// profiler attached to this process (scripts/profile-imaging). The wasm side has wasmtime
+    /// write a perf map so the profile names the compiled wasm functions.
+    #[arg(long, value_enum)]
+    profile_imaging: Option<imaging::Side>,
+    /// The photo's size for --profile-imaging: 0.3, 2 or 12 megapixels.
+    #[arg(long, default_value_t = 12.0)]
+    profile_megapixels: f64,
+    #[arg(long, default_value_t = 20)]
+    profile_reps: usize,
     /// NATS of a lattice running bench/noop.yaml (the messaging section needs it).
     #[arg(long)]
     lattice_nats: Option<String>,
@@ -174,6 +184,11 @@ fn main() -> anyhow::Result<()> {
         return pipeline::native_peak_here(jobs);
     }
     let args = Args::parse();
+    if let Some(side) = args.profile_imaging {
+        let ms = imaging::profile(&args.imaging_wasm, side, args.profile_megapixels, args.profile_reps)?;
+        eprintln!("{side:?}: {ms:.1} ms median per render of {} MP, {} reps", args.profile_megapixels, args.profile_reps);
+        return Ok(());
+    }
     let wants = |section: &str| args.only.iter().any(|s| s == section);
     let runtime = tokio::runtime::Runtime::new()?;
     let mut ratios = Vec::new();
