@@ -176,11 +176,18 @@ struct PerfControl(Option<(std::fs::File, std::io::BufReader<std::fs::File>)>);
 
 impl PerfControl {
     fn from_env() -> anyhow::Result<Self> {
-        let (Some(ctl), Some(ack)) = (std::env::var_os("PIXELBUS_PERF_CTL"), std::env::var_os("PIXELBUS_PERF_ACK")) else {
-            return Ok(PerfControl(None));
-        };
-        let ctl = std::fs::OpenOptions::new().write(true).open(&ctl).context("opening perf's control fifo")?;
-        let ack = std::fs::File::open(&ack).context("opening perf's ack fifo")?;
+        match (std::env::var_os("PIXELBUS_PERF_CTL"), std::env::var_os("PIXELBUS_PERF_ACK")) {
+            (Some(ctl), Some(ack)) => Self::open(Path::new(&ctl), Path::new(&ack)),
+            _ => Ok(PerfControl(None)),
+        }
+    }
+
+    fn open(ctl: &Path, ack: &Path) -> anyhow::Result<Self> {
+        let ctl = std::fs::OpenOptions::new()
+            .write(true)
+            .open(ctl)
+            .with_context(|| format!("opening perf's control fifo {}", ctl.display()))?;
+        let ack = std::fs::File::open(ack).with_context(|| format!("opening perf's ack fifo {}", ack.display()))?;
         Ok(PerfControl(Some((ctl, std::io::BufReader::new(ack)))))
     }
 
@@ -224,4 +231,50 @@ pub fn run(wasm_path: &Path, quick: bool) -> anyhow::Result<Vec<ImagingRow>> {
         });
     }
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead as _, Write as _};
+
+    /// The fifo protocol of `perf record --control fifo:CTL,ACK`: one command per line, and each
+    /// waits for perf's `ack` line (so sampling is on before the first render starts).
+    #[test]
+    fn perf_control_sends_commands_and_waits_for_each_ack() {
+        let dir = std::env::temp_dir().join(format!("pixelbus-perfctl-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (ctl, ack) = (dir.join("ctl"), dir.join("ack"));
+        for fifo in [&ctl, &ack] {
+            let _ = std::fs::remove_file(fifo);
+            let status = std::process::Command::new("mkfifo").arg(fifo).status().expect("mkfifo runs");
+            assert!(status.success());
+        }
+        // Stands in for perf's end of the fifos.
+        let perf = {
+            let (ctl, ack) = (ctl.clone(), ack.clone());
+            std::thread::spawn(move || {
+                let commands = std::io::BufReader::new(std::fs::File::open(&ctl).unwrap());
+                let mut acks = std::fs::OpenOptions::new().write(true).open(&ack).unwrap();
+                let mut seen = Vec::new();
+                for line in commands.lines() {
+                    seen.push(line.unwrap());
+                    writeln!(acks, "ack").unwrap();
+                }
+                seen
+            })
+        };
+        let mut control = PerfControl::open(&ctl, &ack).expect("fifos open");
+        control.send("enable").expect("enable acked");
+        control.send("disable").expect("disable acked");
+        drop(control);
+        assert_eq!(perf.join().unwrap(), ["enable", "disable"]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn without_perf_the_control_is_a_no_op() {
+        let mut control = PerfControl(None);
+        control.send("enable").expect("nothing to send to");
+    }
 }

@@ -37,3 +37,18 @@ fn the_component_refuses_bad_input_with_a_code() {
     let err = wasm.render(&truncated).expect_err("truncated");
     assert!(format!("{err:#}").contains(native.code()), "native: {native}; wasm: {err:#}");
 }
+
+/// The profile mode's wasm side has wasmtime write a perf map naming the component's functions
+/// (what `scripts/profile-imaging` needs to attribute JIT samples), and renders on both sides.
+#[test]
+fn the_profile_mode_names_the_wasm_functions_for_perf() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../build/imaging.wasm");
+    let map = std::env::temp_dir().join(format!("perf-{}.map", std::process::id()));
+    let ms = pixelbus_bench::imaging::profile(&path, pixelbus_bench::imaging::Side::Wasm, 0.3, 1).expect("wasm profile run");
+    assert!(ms > 0.0);
+    let names = std::fs::read_to_string(&map).unwrap_or_else(|e| panic!("{}: {e}", map.display()));
+    assert!(names.contains("zune_jpeg"), "the perf map names no decoder function");
+    assert!(names.contains("fast_image_resize"), "the perf map names no resize function");
+    let ms = pixelbus_bench::imaging::profile(&path, pixelbus_bench::imaging::Side::Native, 0.3, 1).expect("native profile run");
+    assert!(ms > 0.0);
+}
