@@ -140,15 +140,30 @@ pub enum Side {
     Wasm,
 }
 
-/// Renders one generated photo of `megapixels` (0.3, 2 or 12, as `run`'s sizes) `reps` times on
-/// one side only, for a profiler attached to this process (`scripts/profile-imaging`).
+/// The generated photos `run` measures (and `profile` picks from), with `run`'s repetitions.
+struct Photo {
+    label: &'static str,
+    width: u32,
+    height: u32,
+    seed: u32,
+    reps: usize,
+}
+
+const PHOTOS: [Photo; 3] = [
+    Photo { label: "0.3 MP", width: 640, height: 480, seed: 1, reps: 15 },
+    Photo { label: "2 MP", width: 1632, height: 1224, seed: 2, reps: 9 },
+    Photo { label: "12 MP", width: 4000, height: 3000, seed: 3, reps: 5 },
+];
+
+/// Renders the photo of `run`'s closest to `megapixels` (0.3, 2 or 12) `reps` times on one side
+/// only, for a profiler attached to this process (`scripts/profile-imaging`).
 pub fn profile(wasm_path: &Path, side: Side, megapixels: f64, reps: usize) -> anyhow::Result<f64> {
-    let (width, height, seed) = match megapixels {
-        m if m < 1.0 => (640, 480, 1),
-        m if m < 5.0 => (1632, 1224, 2),
-        _ => (4000, 3000, 3),
-    };
-    let jpeg = photo_jpeg(width, height, seed)?;
+    let distance = |photo: &Photo| (f64::from(photo.width) * f64::from(photo.height) / 1e6 - megapixels).abs();
+    let photo = PHOTOS
+        .iter()
+        .min_by(|a, b| distance(a).total_cmp(&distance(b)))
+        .context("no photos")?;
+    let jpeg = photo_jpeg(photo.width, photo.height, photo.seed)?;
     let wasm = match side {
         Side::Wasm => Some(WasmImaging::load_with(wasm_path, true)?),
         Side::Native => None,
@@ -205,12 +220,10 @@ impl PerfControl {
 /// 0.3, 2 and 12 MP photos; native and wasm runs interleaved per size so drift hits both.
 pub fn run(wasm_path: &Path, quick: bool) -> anyhow::Result<Vec<ImagingRow>> {
     let wasm = WasmImaging::load(wasm_path)?;
-    let sizes: [(&str, u32, u32, usize); 3] =
-        [("0.3 MP", 640, 480, 15), ("2 MP", 1632, 1224, 9), ("12 MP", 4000, 3000, 5)];
     let mut rows = Vec::new();
-    for (i, (label, width, height, reps)) in sizes.into_iter().enumerate() {
+    for Photo { label, width, height, seed, reps } in PHOTOS {
         let reps = if quick { 2 } else { reps };
-        let jpeg = photo_jpeg(width, height, i as u32 + 1)?;
+        let jpeg = photo_jpeg(width, height, seed)?;
         eprintln!("    imaging {label}: {width}x{height}, {} KiB JPEG, {reps} reps each", jpeg.len() / 1024);
         // Warm-up: page in code and data for both.
         let native_sizes = native_render(&jpeg)?;

@@ -6,10 +6,14 @@ use std::path::PathBuf;
 use pixelbus_bench::imaging::{photo_jpeg, WasmImaging};
 use pixelbus_imaging::{default_variants, Limits};
 
-fn component() -> WasmImaging {
+fn component_path() -> PathBuf {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../build/imaging.wasm");
     assert!(path.is_file(), "{} is missing: run scripts/build first", path.display());
-    WasmImaging::load(&path).expect("the imaging component loads")
+    path
+}
+
+fn component() -> WasmImaging {
+    WasmImaging::load(&component_path()).expect("the imaging component loads")
 }
 
 #[test]
@@ -42,7 +46,7 @@ fn the_component_refuses_bad_input_with_a_code() {
 /// (what `scripts/profile-imaging` needs to attribute JIT samples), and renders on both sides.
 #[test]
 fn the_profile_mode_names_the_wasm_functions_for_perf() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../build/imaging.wasm");
+    let path = component_path();
     let map = std::env::temp_dir().join(format!("perf-{}.map", std::process::id()));
     let ms = pixelbus_bench::imaging::profile(&path, pixelbus_bench::imaging::Side::Wasm, 0.3, 1).expect("wasm profile run");
     assert!(ms > 0.0);
