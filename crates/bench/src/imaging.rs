@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::{anyhow, Context as _};
 use image::codecs::jpeg::JpegEncoder;
-use pixelbus_imaging::{default_variants, Limits};
+use pixelbus_imaging::{default_variants, Fit, Limits, OutputFormat, Rendered, VariantSpec};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -33,6 +33,12 @@ pub struct ImagingRow {
 /// A deterministic photo-like picture (smooth light, edges, texture and noise, so JPEG sizes
 /// and decode work look like a camera's), encoded as a quality-90 JPEG.
 pub fn photo_jpeg(width: u32, height: u32, seed: u32) -> anyhow::Result<Vec<u8>> {
+    photo_jpeg_with_quality(width, height, seed, 90)
+}
+
+/// [`photo_jpeg`] at another JPEG quality (1–100): low qualities leave most blocks with a few
+/// coefficients, high ones fill them.
+pub fn photo_jpeg_with_quality(width: u32, height: u32, seed: u32, quality: u8) -> anyhow::Result<Vec<u8>> {
     let mut noise = seed.wrapping_mul(2_654_435_761) | 1;
     let picture = image::RgbImage::from_fn(width, height, |x, y| {
         noise ^= noise << 13;
@@ -51,7 +57,7 @@ pub fn photo_jpeg(width: u32, height: u32, seed: u32) -> anyhow::Result<Vec<u8>>
         ])
     });
     let mut out = Vec::new();
-    JpegEncoder::new_with_quality(&mut out, 90)
+    JpegEncoder::new_with_quality(&mut out, quality)
         .encode_image(&picture)
         .context("encoding the generated photo")?;
     Ok(out)
@@ -96,28 +102,60 @@ impl WasmImaging {
         Ok(WasmImaging { engine, pre })
     }
 
-    /// One render in a fresh instance; returns the variants' sizes.
+    /// One render of the default variants in a fresh instance; returns the variants' sizes.
     pub fn render(&self, jpeg: &[u8]) -> anyhow::Result<Vec<(u32, u32)>> {
+        let rendered = self.render_variants(jpeg, &default_variants())?;
+        Ok(rendered.iter().map(|r| (r.width, r.height)).collect())
+    }
+
+    /// One render of `variants` in a fresh instance; returns what the component encoded.
+    pub fn render_variants(&self, jpeg: &[u8], variants: &[VariantSpec]) -> anyhow::Result<Vec<Rendered>> {
         let host = Host { wasi: WasiCtx::builder().build(), table: ResourceTable::new() };
         let mut store = Store::new(&self.engine, host);
         let imaging = self.pre.instantiate(&mut store).context("instantiating")?;
-        let variants: Vec<wit::VariantSpec> = default_variants()
-            .into_iter()
-            .map(|v| wit::VariantSpec {
-                name: v.name,
-                max_width: v.max_width,
-                max_height: v.max_height,
-                fit: wit::Fit::Contain,
-                format: wit::OutputFormat::Jpeg,
-                quality: v.quality,
-            })
-            .collect();
+        let variants: Vec<wit::VariantSpec> = variants.iter().map(variant_to_wit).collect();
         let (_, rendered) = imaging
             .pixelbus_imaging_resize()
             .call_render(&mut store, jpeg, &variants)
             .context("calling render")?
             .map_err(|e| anyhow!("the component refused the image: {e}"))?;
-        Ok(rendered.iter().map(|r| (r.width, r.height)).collect())
+        Ok(rendered
+            .into_iter()
+            .map(|r| Rendered {
+                name: r.name,
+                width: r.width,
+                height: r.height,
+                format: format_from_wit(r.format),
+                data: r.data,
+            })
+            .collect())
+    }
+}
+
+fn variant_to_wit(v: &VariantSpec) -> wit::VariantSpec {
+    wit::VariantSpec {
+        name: v.name.clone(),
+        max_width: v.max_width,
+        max_height: v.max_height,
+        fit: match v.fit {
+            Fit::Contain => wit::Fit::Contain,
+            Fit::Cover => wit::Fit::Cover,
+            Fit::Exact => wit::Fit::Exact,
+        },
+        format: match v.format {
+            OutputFormat::Jpeg => wit::OutputFormat::Jpeg,
+            OutputFormat::Png => wit::OutputFormat::Png,
+            OutputFormat::Webp => wit::OutputFormat::Webp,
+        },
+        quality: v.quality,
+    }
+}
+
+fn format_from_wit(format: wit::OutputFormat) -> OutputFormat {
+    match format {
+        wit::OutputFormat::Jpeg => OutputFormat::Jpeg,
+        wit::OutputFormat::Png => OutputFormat::Png,
+        wit::OutputFormat::Webp => OutputFormat::Webp,
     }
 }
 

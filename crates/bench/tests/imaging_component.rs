@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use pixelbus_bench::imaging::{photo_jpeg, WasmImaging};
-use pixelbus_imaging::{default_variants, Limits};
+use pixelbus_bench::imaging::{photo_jpeg, photo_jpeg_with_quality, WasmImaging};
+use pixelbus_imaging::{default_variants, Fit, Limits, OutputFormat, VariantSpec};
 
 fn component_path() -> PathBuf {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../build/imaging.wasm");
@@ -26,6 +26,34 @@ fn the_component_renders_what_the_native_library_renders() {
         let from_wasm = wasm.render(&jpeg).expect("wasm render");
         assert_eq!(from_wasm, native, "{width}x{height}");
         assert_eq!(from_wasm.len(), 3);
+    }
+}
+
+/// The component's JPEG decoder (zune-jpeg with our simd128 IDCT and colour conversion,
+/// patches/zune-jpeg-wasm32.patch) gives the native decoder's pixels exactly: each photo is
+/// rendered at its own size as PNG (the resizer copies, PNG is lossless), and the pixels compared.
+/// Low qualities leave most blocks to the DC-only and 4x4 IDCTs, high ones to the full one; odd
+/// sizes end in partial blocks.
+#[test]
+fn the_component_decodes_to_the_native_pixels() {
+    let wasm = component();
+    for (width, height, seed, quality) in [(640, 480, 11, 100), (333, 217, 12, 90), (512, 384, 13, 25), (97, 61, 14, 60)] {
+        let jpeg = photo_jpeg_with_quality(width, height, seed, quality).expect("generated photo");
+        let pixels = [VariantSpec {
+            name: "pixels".into(),
+            max_width: width,
+            max_height: height,
+            fit: Fit::Exact,
+            format: OutputFormat::Png,
+            quality: 100,
+        }];
+        let (_, native) = pixelbus_imaging::render(&jpeg, &pixels, &Limits::default()).expect("native render");
+        let from_wasm = wasm.render_variants(&jpeg, &pixels).expect("wasm render");
+        let decode = |png: &[u8]| image::load_from_memory(png).expect("a PNG").into_rgb8();
+        let (native, from_wasm) = (decode(&native[0].data), decode(&from_wasm[0].data));
+        assert_eq!(from_wasm.dimensions(), (width, height));
+        let differ = native.as_raw().iter().zip(from_wasm.as_raw()).filter(|(a, b)| a != b).count();
+        assert_eq!(differ, 0, "{width}x{height} q{quality}: {differ} of {} samples differ", native.as_raw().len());
     }
 }
 
@@ -53,6 +81,10 @@ fn the_profile_mode_names_the_wasm_functions_for_perf() {
     let names = std::fs::read_to_string(&map).unwrap_or_else(|e| panic!("{}: {e}", map.display()));
     assert!(names.contains("zune_jpeg"), "the perf map names no decoder function");
     assert!(names.contains("fast_image_resize"), "the perf map names no resize function");
+    // zune-jpeg's own kernels for wasm, from patches/zune-jpeg-wasm32.patch, not its scalar ones
+    for kernel in ["idct_simd128", "idct_simd128_4x4", "idct_simd128_1x1", "ycbcr_to_rgb_simd128"] {
+        assert!(names.contains(kernel), "the decoder has no {kernel}: is the zune-jpeg patch applied?");
+    }
     let ms = pixelbus_bench::imaging::profile(&path, pixelbus_bench::imaging::Side::Native, 0.3, 1).expect("native profile run");
     assert!(ms > 0.0);
 }
