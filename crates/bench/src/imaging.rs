@@ -1,6 +1,7 @@
 //! Imaging, native vs Wasm: the same library (`pixelbus-imaging`) rendering the default variants
 //! of the same generated photos, called natively and as the `components/imaging` component in
-//! wasmtime (in-process, a fresh instance per call as the host does).
+//! wasmtime (in-process, a fresh instance per call from a pooling allocator that keeps linear
+//! memory resident between instances, as the host does).
 
 use std::path::Path;
 use std::time::Instant;
@@ -89,6 +90,16 @@ impl WasmImaging {
     /// functions (from the component's name section) instead of showing bare JIT addresses.
     pub fn load_with(path: &Path, perfmap: bool) -> anyhow::Result<Self> {
         let mut config = wasmtime::Config::new();
+        // The host's instance allocation (wasmcloud-runtime with patches/wasmcloud-runtime.patch):
+        // pooled slots, each keeping up to 64 MiB of what the last instance wrote resident, reset
+        // with PAGEMAP_SCAN where the kernel has it (PIXELBUS_KEEP_RESIDENT_MIB's default).
+        let mut pool = wasmtime::PoolingAllocationConfig::new();
+        pool.total_component_instances(4).total_core_instances(4).total_memories(4).total_tables(4);
+        pool.max_memory_size(256 << 20);
+        if wasmtime::PoolingAllocationConfig::is_pagemap_scan_available() {
+            pool.linear_memory_keep_resident(64 << 20).pagemap_scan(wasmtime::Enabled::Yes);
+        }
+        config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
         if perfmap {
             config.profiler(wasmtime::ProfilingStrategy::PerfMap);
         }

@@ -202,7 +202,7 @@ fn main() -> anyhow::Result<()> {
             details,
             "`pixelbus-imaging` rendering the default variants (thumb 128, small 480, medium 1024; Lanczos3; JPEG) of generated \
              photos: natively, and as `components/imaging` (wasm32-wasip2) in wasmtime 38, a fresh instance per call as the host \
-             does, bytes copied across the WIT boundary included. Median ms per image.\n"
+             makes them (pooled, linear memory kept resident between instances: patches/wasmcloud-runtime.patch), bytes copied across the WIT boundary included. Median ms per image.\n"
         );
         let _ = writeln!(details, "| Image | JPEG | native ms | wasm ms | wasm/native |\n|---|---:|---:|---:|---:|");
         for row in &rows {
@@ -542,7 +542,7 @@ fn main() -> anyhow::Result<()> {
                      and providers, from `wash get inventory`), then `wash app deploy` of the manifest `scripts/up` rendered, \
                      timed from starting the command to the first `200` from `GET /healthz` (polled every 2 ms on new \
                      connections). Median of {} deploys of each kind, interleaved: with the host's compile cache kept \
-                     (`PIXELBUS_COMPILE_CACHE_DIR`, patches/wasmcloud-runtime-compile-cache.patch: the host loads the \
+                     (`PIXELBUS_COMPILE_CACHE_DIR`, patches/wasmcloud-runtime.patch: the host loads the \
                      machine code it compiled before, as after any earlier deploy of the same bytes), and with the cache \
                      emptied first (the host compiles every component, as an unpatched wasmCloud 1.x host does on every \
                      deploy). The api answers before the providers it does not need for `/healthz` have started. \

@@ -1,4 +1,4 @@
-//! The host's runtime (wasmcloud-runtime 0.12 with patches/wasmcloud-runtime-compile-cache.patch)
+//! The host's runtime (wasmcloud-runtime 0.12 with patches/wasmcloud-runtime.patch)
 //! keeps what it compiles in wasmtime's on-disk cache when `PIXELBUS_COMPILE_CACHE_DIR` names a
 //! directory, so a redeploy or a restarted host loads the machine code instead of compiling the
 //! component again; unset, it compiles every time, as upstream does.
