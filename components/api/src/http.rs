@@ -12,8 +12,6 @@ use pixelbus_guest::Settings;
 use pixelbus_guest::bindings::wasi::io::poll::poll;
 use pixelbus_guest::bindings::wasi::io::streams::StreamError;
 
-/// Largest slice handed to one `blocking-write-and-flush` call (the call's limit is 4096).
-const WRITE_CHUNK: usize = 4096;
 const READ_CHUNK: u64 = 64 * 1024;
 
 fn method_name(method: Method) -> String {
@@ -121,11 +119,8 @@ pub fn respond(out: ResponseOutparam, reply: Reply) {
     };
     ResponseOutparam::set(out, Ok(response));
     if let Ok(stream) = body.write() {
-        for chunk in reply.body.chunks(WRITE_CHUNK) {
-            if stream.blocking_write_and_flush(chunk).is_err() {
-                break;
-            }
-        }
+        // An error: the client went away.
+        let _ = pixelbus_guest::write_all(&stream, &reply.body);
         drop(stream);
     }
     let _ = OutgoingBody::finish(body, None);

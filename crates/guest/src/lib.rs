@@ -7,6 +7,9 @@
 mod config;
 pub use config::{ApiToken, ReadAccess, Settings, SettingsError, MIN_TOKEN_CHARS};
 
+mod output;
+pub use output::{write_all, OutputSink};
+
 #[cfg(target_family = "wasm")]
 pub mod bindings {
     wit_bindgen::generate!({

@@ -15,9 +15,6 @@ use crate::bindings::wasmcloud::messaging::consumer;
 use crate::bindings::wasmcloud::messaging::types::BrokerMessage;
 use crate::{Settings, SettingsError};
 
-/// Largest slice handed to one `blocking-write-and-flush` (the call's limit is 4096 bytes).
-const WRITE_CHUNK: usize = 4096;
-
 /// Talks to whatever the manifest linked: the component never knows which provider it is.
 pub struct WasiPlatform {
     /// Name passed to `wasi:keyvalue/store.open` (the provider maps it to its bucket).
@@ -154,10 +151,7 @@ impl Platform for WasiPlatform {
         // Start the write first so the provider consumes the stream while we fill it.
         c.write_data(object, &value)
             .map_err(|e| format!("blobstore write {container}/{object}: {e}"))?;
-        for chunk in data.chunks(WRITE_CHUNK) {
-            body.blocking_write_and_flush(chunk)
-                .map_err(|e| format!("blobstore write {container}/{object}: {e:?}"))?;
-        }
+        crate::write_all(&body, data).map_err(|e| format!("blobstore write {container}/{object}: {e:?}"))?;
         drop(body);
         OutgoingValue::finish(value).map_err(|e| format!("blobstore finish {container}/{object}: {e}"))
     }
