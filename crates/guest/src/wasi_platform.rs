@@ -131,12 +131,17 @@ impl Platform for WasiPlatform {
 
     fn read_object(&self, container: &str, object: &str) -> Result<Option<Vec<u8>>, String> {
         let c = self.container(container)?;
-        if !c.has_object(object).map_err(|e| format!("blobstore has-object {container}/{object}: {e}"))? {
-            return Ok(None);
-        }
-        let value = c
-            .get_data(object, 0, u64::MAX)
-            .map_err(|e| format!("blobstore get {container}/{object}: {e}"))?;
+        // Read first and ask whether the object exists only when that fails (errors are strings):
+        // one provider call for an object that is there, which is what every job reads.
+        let value = match c.get_data(object, 0, u64::MAX) {
+            Ok(value) => value,
+            Err(e) => {
+                return match c.has_object(object) {
+                    Ok(false) => Ok(None),
+                    _ => Err(format!("blobstore get {container}/{object}: {e}")),
+                }
+            }
+        };
         IncomingValue::incoming_value_consume_sync(value)
             .map(Some)
             .map_err(|e| format!("blobstore read {container}/{object}: {e}"))
