@@ -71,6 +71,16 @@ impl WasiPlatform {
     }
 }
 
+/// After a blobstore call on `object` failed with `failure`: `None` if the object is not there,
+/// else the failure. wasi:blobstore errors are strings, so "not found" cannot be told apart
+/// from a real failure but by asking.
+fn none_if_missing<T>(c: &blobstore::Container, object: &str, failure: String) -> Result<Option<T>, String> {
+    match c.has_object(object) {
+        Ok(false) => Ok(None),
+        _ => Err(failure),
+    }
+}
+
 fn kv_error(e: &keyvalue::Error) -> String {
     match e {
         keyvalue::Error::NoSuchStore => "no such store".to_string(),
@@ -131,16 +141,11 @@ impl Platform for WasiPlatform {
 
     fn read_object(&self, container: &str, object: &str) -> Result<Option<Vec<u8>>, String> {
         let c = self.container(container)?;
-        // Read first and ask whether the object exists only when that fails (errors are strings):
-        // one provider call for an object that is there, which is what every job reads.
+        // Read first, and ask whether the object exists only when that fails: one provider call
+        // for an object that is there, which is what every job reads.
         let value = match c.get_data(object, 0, u64::MAX) {
             Ok(value) => value,
-            Err(e) => {
-                return match c.has_object(object) {
-                    Ok(false) => Ok(None),
-                    _ => Err(format!("blobstore get {container}/{object}: {e}")),
-                }
-            }
+            Err(e) => return none_if_missing(&c, object, format!("blobstore get {container}/{object}: {e}")),
         };
         IncomingValue::incoming_value_consume_sync(value)
             .map(Some)
@@ -171,11 +176,7 @@ impl Platform for WasiPlatform {
         let c = self.container(container)?;
         match c.object_info(object) {
             Ok(info) => Ok(Some(info.size)),
-            // Errors are strings: ask whether the object exists to tell "none" from a failure.
-            Err(e) => match c.has_object(object) {
-                Ok(false) => Ok(None),
-                _ => Err(format!("blobstore object-info {container}/{object}: {e}")),
-            },
+            Err(e) => none_if_missing(&c, object, format!("blobstore object-info {container}/{object}: {e}")),
         }
     }
 

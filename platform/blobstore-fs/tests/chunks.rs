@@ -5,14 +5,14 @@
 //! (over a connection to a real nats-server).
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::Path;
 
 use anyhow::{anyhow, Context as _};
 use bytes::Bytes;
 use futures::{stream, StreamExt as _};
-use wasmcloud_provider_blobstore_fs::FsProvider;
 use nkeys::XKey;
 use pixelbus_test_nats::NatsServer;
+use wasmcloud_provider_blobstore_fs::FsProvider;
 use wasmcloud_provider_sdk::provider::receive_link_for_provider;
 use wasmcloud_provider_sdk::{Context, InterfaceLinkDefinition, ProviderConnection};
 use wrpc_interface_blobstore::bindings::exports::wrpc::blobstore::blobstore::Handler;
@@ -32,17 +32,8 @@ fn object() -> ObjectId {
     ObjectId { container: "originals".to_string(), object: "photo.jpg".to_string() }
 }
 
-/// A directory of its own under the system temp dir, removed when dropped.
-struct Root(PathBuf);
-
-impl Drop for Root {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// A provider linked to `SOURCE` with `root` as its root, as the host's link put would link it.
-async fn linked_provider(nats: &NatsServer, root: &Root) -> anyhow::Result<FsProvider> {
+async fn linked_provider(nats: &NatsServer, root: &Path) -> anyhow::Result<FsProvider> {
     let client = async_nats::connect(nats.url()).await.context("connecting to nats-server")?;
     let connection = ProviderConnection::new(client, PROVIDER, "pixelbus-test", "pixelbus-test-host".to_string(), HashMap::new(), XKey::new(), XKey::new())
         .map_err(|e| anyhow!("provider connection: {e}"))?;
@@ -53,7 +44,7 @@ async fn linked_provider(nats: &NatsServer, root: &Root) -> anyhow::Result<FsPro
         wit_namespace: "wasi".to_string(),
         wit_package: "blobstore".to_string(),
         interfaces: vec!["blobstore".to_string()],
-        target_config: HashMap::from([("root".to_string(), root.0.display().to_string())]),
+        target_config: HashMap::from([("root".to_string(), root.display().to_string())]),
         ..Default::default()
     };
     let provider = FsProvider::default();
@@ -64,9 +55,9 @@ async fn linked_provider(nats: &NatsServer, root: &Root) -> anyhow::Result<FsPro
 
 #[tokio::test]
 async fn objects_are_written_whole_and_read_in_64_kib_chunks() -> anyhow::Result<()> {
-    let root = Root(std::env::temp_dir().join(format!("pixelbus-blobstore-fs-chunks-{}", std::process::id())));
+    let root = tempfile::tempdir().context("a temporary root")?;
     let nats = NatsServer::start();
-    let provider = linked_provider(&nats, &root).await?;
+    let provider = linked_provider(&nats, root.path()).await?;
     provider.create_container(cx(), "originals".to_string()).await?.map_err(|e| anyhow!(e))?;
 
     // A photo-sized object that is not a whole number of chunks.
@@ -77,7 +68,7 @@ async fn objects_are_written_whole_and_read_in_64_kib_chunks() -> anyhow::Result
         .await?
         .map_err(|e| anyhow!("write: {e}"))?;
     stored.await.map_err(|e| anyhow!("write: {e}"))?;
-    let on_disk = std::fs::read(root.0.join("originals/photo.jpg")).context("the object's file")?;
+    let on_disk = std::fs::read(root.path().join("originals/photo.jpg")).context("the object's file")?;
     assert!(on_disk == data, "the file holds {} bytes, not the {} written", on_disk.len(), data.len());
 
     let (chunks, io) = provider
